@@ -1,0 +1,89 @@
+"""One completion from snapshot to cleaned suggestion, without any I/O.
+
+The engine (or the command-line entry point) asks :func:`plan` for everything a
+request needs, streams the server's answer into :meth:`Plan.stopper`, and hands the
+result to :meth:`Plan.finish`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llama_coder.core.config import Config
+from llama_coder.core.fim import FimTemplate
+from llama_coder.core.lexer import Lexer, Syntax, lexer_after
+from llama_coder.core.postprocess import postprocess
+from llama_coder.core.prompt import Prompt, Snapshot, build_prompt
+from llama_coder.core.stopper import Stopper, open_brackets_on_line
+
+# How much text before the cursor line the lexer reads to know whether the cursor
+# sits in a string or comment (multi-line strings and block comments).
+LEXER_LOOKBACK = 2000
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend needs to ask for one suggestion."""
+
+    prefix: str
+    suffix: str
+    template: FimTemplate
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...]
+    extra_context: tuple[tuple[str, str], ...] = ()  # (file name, text) chunks
+
+    def client_prompt(self) -> str:
+        """The FIM prompt built on our side."""
+        return self.template.render(self.prefix, self.suffix)
+
+
+@dataclass(frozen=True)
+class Plan:
+    prompt: Prompt
+    request: Request
+    syntax: Syntax
+    max_lines: int
+    _lexer: Lexer
+    _closable: str
+
+    def stopper(self, extra_stop: tuple[str, ...] = ()) -> Stopper:
+        """A fresh stopper for this request's stream."""
+        return Stopper(
+            self.max_lines,
+            stop=self.request.stop + extra_stop,
+            lexer=self._lexer.copy(),
+            closable=self._closable,
+        )
+
+    def finish(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
+        return postprocess(
+            text,
+            self.syntax,
+            self.prompt.line_before,
+            self.prompt.line_after,
+            self.prompt.suffix,
+            expandtab=expandtab,
+            tabstop=tabstop,
+        )
+
+
+def plan(snapshot: Snapshot, config: Config, template: FimTemplate) -> Plan:
+    prompt = build_prompt(snapshot, config)
+    syntax = Syntax.of(prompt.language)
+    before_line = prompt.prefix[: len(prompt.prefix) - len(prompt.line_before)]
+    context = before_line[-LEXER_LOOKBACK:]
+    newline = context.find("\n")
+    if len(before_line) > LEXER_LOOKBACK and newline >= 0:
+        context = context[newline + 1 :]  # start the lexer at a line start
+    lexer = lexer_after(syntax, context)
+    closable = open_brackets_on_line(lexer, prompt.line_before, prompt.line_after)
+    request = Request(
+        prefix=prompt.prefix,
+        suffix=prompt.suffix,
+        template=template,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        stop=template.stop,
+    )
+    return Plan(prompt, request, syntax, config.max_lines, lexer, closable)

@@ -1,0 +1,351 @@
+"""The configuration schema: the one source of defaults, validation and documentation.
+
+``SCHEMA`` lists every key (dotted name, type, default, one-line doc). ``parse_config``
+turns what the user passed to ``setup()`` into a :class:`Config`, collecting every
+problem with the key's dotted name; a bad value falls back to its default and an
+unknown key is reported with a did-you-mean, so a typo never crashes the plugin and
+is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PREFIX = "llama_coder: "
+
+Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list"]
+Consumer = Literal["engine", "lua"]
+
+BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
+DEFAULT_ENDPOINTS = {
+    "ollama": "http://127.0.0.1:11434",
+    "llamacpp": "http://127.0.0.1:8080",
+    "vllm": "http://127.0.0.1:8000",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration key."""
+
+    key: str
+    kind: Kind
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    consumer: Consumer = "engine"
+
+    def describe_type(self) -> str:
+        if self.kind == "choice":
+            return " | ".join(repr(c) for c in self.choices)
+        if self.kind == "formats":
+            return "table of templates"
+        if self.kind == "string_list":
+            return "list of strings"
+        return self.kind
+
+
+SCHEMA: tuple[Option, ...] = (
+    Option("backend", "choice", "ollama", "Which kind of server answers: ollama, openai "
+           "(any OpenAI-compatible /v1/completions server), vllm or llamacpp (llama-server).",
+           choices=BACKENDS),
+    Option("endpoint", "string", "", "Server URL (http or https). Empty: the backend's default "
+           "(Ollama http://127.0.0.1:11434, llama.cpp http://127.0.0.1:8080, vLLM "
+           "http://127.0.0.1:8000); the openai backend needs one."),
+    Option("model", "string", "", "Model name as the server knows it. Empty: Ollama uses "
+           "qwen2.5-coder:1.5b-base; the other servers use the model they serve."),
+    Option("format", "string", "auto", "FIM template: auto (detect from the model name), a "
+           "builtin name (qwen, deepseek, codellama, starcoder, codegemma, codestral, "
+           "prefix-only) or a name from `formats`."),
+    Option("formats", "formats", {}, "Your own FIM templates by name: {prefix=, suffix=, "
+           "middle=, order='psm'|'spm', stop={...}}; select one with `format`."),
+    Option("bearer_token", "string", "", "Bearer token sent as Authorization header. Prefer "
+           "api_key_env; the value is never logged or shown."),
+    Option("api_key_env", "string", "", "Name of an environment variable that holds the API "
+           "key (sent as a bearer token). Wins over bearer_token."),
+    Option("max_lines", "integer", 16, "Stop the suggestion after this many lines once its "
+           "brackets are balanced.", minimum=1),
+    Option("max_tokens", "integer", 256, "Most tokens the server may generate per "
+           "suggestion.", minimum=1),
+    Option("temperature", "number", 0.2, "Sampling temperature.", minimum=0, maximum=2),
+    Option("delay", "integer", 250, "Milliseconds after the last change before a suggestion "
+           "is requested; -1 turns automatic suggestions off (manual trigger only).",
+           minimum=-1, maximum=5000, consumer="lua"),
+    Option("notebook.include_markup", "boolean", True, "In percent-format notebooks, include "
+           "markdown cells (as comments) in the prompt."),
+    Option("notebook.include_cell_outputs", "boolean", False, "In percent-format notebooks "
+           "with a paired .ipynb beside them, include the text outputs of earlier cells."),
+    Option("notebook.cell_output_limit", "integer", 256, "Characters kept of each cell "
+           "output.", minimum=0),
+    Option("context.prefix_lines", "integer", 60, "Lines before the cursor sent as prefix. "
+           "The window's start moves in steps of a quarter of this, so consecutive prompts "
+           "share their start and the server reuses its KV cache.", minimum=0),
+    Option("context.suffix_lines", "integer", 12, "Lines after the cursor sent as suffix; "
+           "short, since everything after the edit point is evaluated anew each time.",
+           minimum=0),
+    Option("context.prefix_chars", "integer", 6000, "Character budget of the prefix (whole "
+           "lines are dropped from its start to fit; the cursor line is cut).", minimum=0),
+    Option("context.suffix_chars", "integer", 1500, "Character budget of the suffix.",
+           minimum=0),
+    Option("cache.size", "integer", 256, "Suggestions kept in the in-memory LRU cache; 0 turns "
+           "the cache off.", minimum=0),
+    Option("timeout.connect", "integer", 3000, "Milliseconds to wait for the connection.",
+           minimum=1),
+    Option("timeout.first_chunk", "integer", 30000, "Milliseconds to wait for the first "
+           "chunk of a suggestion (prompt evaluation on a CPU can take seconds).", minimum=1),
+    Option("timeout.total", "integer", 60000, "Milliseconds a whole suggestion may take.",
+           minimum=1),
+)
+
+OPTIONS: dict[str, Option] = {opt.key: opt for opt in SCHEMA}
+
+
+@dataclass(frozen=True)
+class NotebookConfig:
+    include_markup: bool
+    include_cell_outputs: bool
+    cell_output_limit: int
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    prefix_lines: int
+    suffix_lines: int
+    prefix_chars: int
+    suffix_chars: int
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    size: int
+
+
+@dataclass(frozen=True)
+class TimeoutConfig:
+    connect: int
+    first_chunk: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration. Build it with :func:`parse_config`."""
+
+    backend: str
+    endpoint: str
+    model: str
+    format: str
+    formats: Mapping[str, Mapping[str, Any]]
+    bearer_token: str = field(repr=False)
+    api_key_env: str
+    max_lines: int
+    max_tokens: int
+    temperature: float
+    delay: int
+    notebook: NotebookConfig
+    context: ContextConfig
+    cache: CacheConfig
+    timeout: TimeoutConfig
+
+    @property
+    def resolved_endpoint(self) -> str:
+        return self.endpoint or DEFAULT_ENDPOINTS.get(self.backend, "")
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "notebook": NotebookConfig,
+    "context": ContextConfig,
+    "cache": CacheConfig,
+    "timeout": TimeoutConfig,
+}
+
+
+@dataclass
+class ParseResult:
+    config: Config
+    problems: list[str]
+
+
+def _is_int(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and value.is_integer()
+
+
+def _range_text(opt: Option) -> str:
+    if opt.minimum is not None and opt.maximum is not None:
+        return f" from {_num(opt.minimum)} to {_num(opt.maximum)}"
+    if opt.minimum is not None:
+        return f" >= {_num(opt.minimum)}"
+    if opt.maximum is not None:
+        return f" <= {_num(opt.maximum)}"
+    return ""
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_number(opt: Option, value: object, integer: bool) -> tuple[Any, str | None]:
+    noun = "an integer" if integer else "a number"
+    ok = _is_int(value) if integer else (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+    )
+    if ok:
+        assert isinstance(value, (int, float))
+        number = int(value) if integer else float(value)
+        low_ok = opt.minimum is None or number >= opt.minimum
+        high_ok = opt.maximum is None or number <= opt.maximum
+        if low_ok and high_ok:
+            return number, None
+    return None, f"{opt.key} must be {noun}{_range_text(opt)}, got {_show(value)}"
+
+
+def _check_formats(opt: Option, value: object) -> tuple[Any, str | None]:
+    if isinstance(value, list) and not value:
+        return {}, None  # an empty Lua table arrives as an empty list
+    if not isinstance(value, Mapping):
+        return None, f"{opt.key} must be a table of templates, got {_show(value)}"
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, spec in value.items():
+        where = f"{opt.key}.{name}"
+        if not isinstance(spec, Mapping):
+            return None, f"{where} must be a table with prefix, suffix, middle, got {_show(spec)}"
+        unknown = set(spec) - {"prefix", "suffix", "middle", "order", "stop"}
+        if unknown:
+            return None, f"{where} has unknown fields: {', '.join(sorted(map(str, unknown)))}"
+        for part in ("prefix", "suffix", "middle"):
+            if not isinstance(spec.get(part, ""), str):
+                return None, f"{where}.{part} must be a string, got {_show(spec.get(part))}"
+        if spec.get("order", "psm") not in ("psm", "spm"):
+            return None, f"{where}.order must be 'psm' or 'spm', got {_show(spec.get('order'))}"
+        stop = spec.get("stop", [])
+        if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+            return None, f"{where}.stop must be a list of non-empty strings, got {_show(stop)}"
+        parsed[str(name)] = dict(spec)
+    return parsed, None
+
+
+def _check(opt: Option, value: object) -> tuple[Any, str | None]:
+    """The cleaned value, or a message naming the key."""
+    if opt.kind == "integer":
+        return _check_number(opt, value, integer=True)
+    if opt.kind == "number":
+        return _check_number(opt, value, integer=False)
+    if opt.kind == "boolean":
+        if isinstance(value, bool):
+            return value, None
+        return None, f"{opt.key} must be true or false, got {_show(value)}"
+    if opt.kind == "choice":
+        if value in opt.choices:
+            return value, None
+        return None, f"{opt.key} must be one of {opt.describe_type()}, got {_show(value)}"
+    if opt.kind == "string":
+        if isinstance(value, str):
+            return value, None
+        return None, f"{opt.key} must be a string, got {_show(value)}"
+    if opt.kind == "string_list":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value), None
+        return None, f"{opt.key} must be a list of strings, got {_show(value)}"
+    return _check_formats(opt, value)
+
+
+def normalise_endpoint(raw: str) -> tuple[str, str | None]:
+    """Trim, strip trailing slashes; reject what is not an http(s) URL."""
+    endpoint = raw.strip().rstrip("/")
+    if not endpoint:
+        return "", None
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest:
+        return "", f"endpoint must be an http:// or https:// URL, got {_show(raw)}"
+    return endpoint, None
+
+
+def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted keys; stops at schema leaves (``formats`` stays a table)."""
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if dotted in OPTIONS or not isinstance(value, Mapping):
+            flat[dotted] = value
+        else:
+            flat.update(_flatten(value, dotted + "."))
+    return flat
+
+
+def _unknown_message(key: str) -> str:
+    close = difflib.get_close_matches(key, OPTIONS.keys(), n=1, cutoff=0.6)
+    if not close:
+        # "include_markup" alone should still find "notebook.include_markup".
+        leaves = {opt.key.rsplit(".", 1)[-1]: opt.key for opt in SCHEMA}
+        leaf = difflib.get_close_matches(key.rsplit(".", 1)[-1], leaves.keys(), n=1, cutoff=0.8)
+        close = [leaves[leaf[0]]] if leaf else []
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown option {key}{hint}"
+
+
+def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
+    """Validate ``raw`` (what ``setup()`` received). Never raises on bad user input."""
+    raw = raw or {}
+    problems: list[str] = []
+    values: dict[str, Any] = {opt.key: opt.default for opt in SCHEMA}
+    flat = _flatten(raw) if isinstance(raw, Mapping) else {}
+    for key, value in flat.items():
+        opt = OPTIONS.get(key)
+        if opt is None:
+            problems.append(_unknown_message(key))
+            continue
+        cleaned, problem = _check(opt, value)
+        if problem:
+            problems.append(f"{problem}; using the default {_show(opt.default)}")
+        else:
+            values[key] = cleaned
+    endpoint, problem = normalise_endpoint(values["endpoint"])
+    if problem:
+        problems.append(problem)
+    values["endpoint"] = endpoint
+    if values["backend"] == "openai" and not endpoint:
+        problems.append("endpoint is required with backend 'openai' "
+                        "(the server's URL, for example http://127.0.0.1:8080)")
+    return ParseResult(_build(values), [PREFIX + p for p in problems])
+
+
+def _build(values: Mapping[str, Any]) -> Config:
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    for key, value in values.items():
+        section, dot, leaf = key.partition(".")
+        if dot:
+            sections[section][leaf] = value
+        else:
+            top[key] = value
+    for name, cls in _SECTIONS.items():
+        top[name] = cls(**sections[name])
+    return Config(**top)
+
+
+def default_config() -> Config:
+    return parse_config({}).config
+
+
+def api_key(config: Config, environ: Mapping[str, str]) -> str:
+    """The secret to send, from the named environment variable or the bearer token."""
+    if config.api_key_env:
+        value = environ.get(config.api_key_env, "")
+        if value:
+            return value
+    return config.bearer_token
+

@@ -1,0 +1,191 @@
+"""Decides, character by character as the model streams, what to keep and when to stop.
+
+Llama Coder's block stack, improved:
+
+* ``[ ( {`` push, their closers pop. A closer that does not match the top of the
+  stack ends the suggestion and is not kept, as does a closer of a block opened
+  before the cursor, except one opened earlier on the cursor line that the rest of
+  that line does not close: ``print("hi`` may become ``print("hi")``.
+* Brackets inside string literals and comments do not count (Llama Coder counts
+  them, so ``"(:"`` used to end or derail a suggestion).
+* Once the suggestion has ``max_lines`` lines and the stack is empty, the next
+  newline ends it. Lines are counted per character, not per network chunk.
+* Stop strings are matched across chunk boundaries; characters that might begin a
+  stop string are held back until they are known not to, so none ever leak.
+
+Every decision depends only on the characters seen, never on how they were split
+into chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from llama_coder.core.lexer import Lexer
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+
+# End-of-text markers a server may spell out at the very end of a stream.
+END_MARKERS = ("<EOT>", "<|endoftext|>", "</s>", "<|im_end|>", "<eos>", "<|eot_id|>",
+               "<｜end▁of▁sentence｜>", "<|end|>")
+
+
+class BracketStack:
+    """The open brackets of code, fed one character at a time through a lexer."""
+
+    def __init__(self, lexer: Lexer | None) -> None:
+        self.lexer = lexer
+        self.stack: list[str] = []
+
+    def feed(self, ch: str) -> str | None:
+        """Advance over ``ch``. Returns None, or for a closer that does not pop the
+        stack, ``"mismatch"`` (another bracket is open) or ``"empty"`` (none is); the
+        stack is then left as it was."""
+        lexer = self.lexer
+        if lexer is not None:
+            is_code = lexer.feed(ch)
+            retract = lexer.retract
+            if retract and retract[-1] in OPENERS and self.stack[-1:] == [retract[-1]]:
+                self.stack.pop()  # that "(" began a comment: OCaml's "(*"
+            if not is_code:
+                return None
+        if ch in OPENERS:
+            self.stack.append(ch)
+        elif ch in CLOSERS:
+            if not self.stack:
+                return "empty"
+            if self.stack[-1] != CLOSERS[ch]:
+                return "mismatch"
+            self.stack.pop()
+        return None
+
+
+def open_brackets_on_line(lexer: Lexer, line_before: str, line_after: str) -> str:
+    """Brackets opened on the cursor line before the cursor that the line does not close.
+
+    ``lexer`` must stand at the start of the cursor line; it is advanced to the cursor.
+    Returns the openers, innermost last.
+    """
+    before = BracketStack(lexer)
+    for ch in line_before:
+        before.feed(ch)
+    opened = before.stack
+    # The rest of the line is scanned on a copy: the real lexer must stay at the cursor.
+    after = BracketStack(lexer.copy())
+    closed_by_rest = 0
+    for ch in line_after:
+        if after.feed(ch) == "empty":
+            index = len(opened) - 1 - closed_by_rest
+            if index >= 0 and opened[index] == CLOSERS[ch]:
+                closed_by_rest += 1
+    return "".join(opened[: len(opened) - closed_by_rest])
+
+
+class Stopper:
+    """Feed chunks with :meth:`feed` until it returns True, then call :meth:`finish`."""
+
+    def __init__(
+        self,
+        max_lines: int,
+        stop: Sequence[str] = (),
+        lexer: Lexer | None = None,
+        closable: str = "",
+    ) -> None:
+        self.max_lines = max(1, max_lines)
+        self.stop = tuple(s for s in stop if s)
+        self._brackets = BracketStack(lexer)
+        self._closable = list(closable)
+        self._kept: list[str] = []
+        self._pending = ""
+        self._newlines = 0
+        self.done = False
+        self.reason = ""
+        self._max_stop = max((len(s) for s in self.stop), default=0)
+
+    @property
+    def text(self) -> str:
+        """What is kept so far (held-back characters excluded)."""
+        return "".join(self._kept)
+
+    def feed(self, chunk: str) -> bool:
+        """Take more text; True once the suggestion is complete."""
+        for ch in chunk:
+            if self.done:
+                break
+            self._feed_char(ch)
+        return self.done
+
+    def feed_all(self, chunks: Iterable[str]) -> str:
+        for chunk in chunks:
+            if self.feed(chunk):
+                break
+        return self.finish()
+
+    def finish(self) -> str:
+        """The final suggestion: held-back text flushed, end markers stripped, lines trimmed."""
+        if not self.done:
+            pending, self._pending = self._pending, ""
+            for ch in pending:
+                if self.done:
+                    break
+                self._commit(ch)
+        text = "".join(self._kept)
+        stripped = True
+        while stripped:
+            stripped = False
+            for marker in END_MARKERS:
+                if text.endswith(marker):
+                    text = text[: -len(marker)]
+                    stripped = True
+        return "\n".join(line.rstrip() for line in text.split("\n"))
+
+    def _feed_char(self, ch: str) -> None:
+        if not self.stop:
+            self._commit(ch)
+            return
+        pending = self._pending + ch
+        for s in self.stop:
+            if pending.endswith(s):
+                for c in pending[: -len(s)]:
+                    if self.done:
+                        return
+                    self._commit(c)
+                self._stop(f"stop string {s!r}")
+                return
+        keep = self._held_back(pending)
+        for c in pending[: len(pending) - keep]:
+            if self.done:
+                return
+            self._commit(c)
+        self._pending = pending[len(pending) - keep :] if keep else ""
+
+    def _held_back(self, pending: str) -> int:
+        """Length of the longest end of ``pending`` that could start a stop string."""
+        for k in range(min(len(pending), self._max_stop - 1), 0, -1):
+            tail = pending[-k:]
+            if any(s.startswith(tail) for s in self.stop):
+                return k
+        return 0
+
+    def _stop(self, reason: str) -> None:
+        self.done = True
+        self.reason = reason
+        self._pending = ""
+
+    def _commit(self, ch: str) -> None:
+        if ch == "\n" and not self._brackets.stack and self._newlines + 1 >= self.max_lines:
+            self._stop("max_lines")
+            return
+        unmatched = self._brackets.feed(ch)
+        if unmatched == "mismatch":
+            self._stop(f"mismatched {ch!r}")
+            return
+        if unmatched == "empty":
+            if not (self._closable and self._closable[-1] == CLOSERS[ch]):
+                self._stop(f"{ch!r} closes a block opened before the cursor")
+                return
+            self._closable.pop()
+        if ch == "\n":
+            self._newlines += 1
+        self._kept.append(ch)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from llama_coder.core.completion import plan
+from llama_coder.core.config import parse_config
+from llama_coder.core.fim import BUILTIN_TEMPLATES
+from llama_coder.core.prompt import Snapshot
+
+CFG = parse_config({"max_lines": 3}).config
+QWEN = BUILTIN_TEMPLATES["qwen"]
+
+
+def test_plan_carries_request_settings() -> None:
+    p = plan(Snapshot(["x = f("], 0, 0, 6, "a.py", "python"), CFG, QWEN)
+    assert p.request.max_tokens == 256 and p.request.temperature == 0.2
+    assert p.request.stop == QWEN.stop
+    assert p.request.client_prompt() == (
+        "<|fim_prefix|># Language: Python\n# Path: a.py\nx = f(<|fim_suffix|><|fim_middle|>"
+    )
+
+
+def test_closing_a_bracket_opened_on_the_cursor_line_is_kept() -> None:
+    p = plan(Snapshot(['print("hel'], 0, 0, 10, "a.py", "python"), CFG, QWEN)
+    stopper = p.stopper()
+    stopper.feed('lo")\nmore = 1\n')
+    assert p.finish(stopper.finish()) == 'lo")\nmore = 1'
+
+
+def test_closer_already_in_the_line_stops_generation() -> None:
+    p = plan(Snapshot(["print()"], 0, 0, 6, "a.py", "python"), CFG, QWEN)
+    stopper = p.stopper()
+    assert stopper.feed("x)") is True
+    assert p.finish(stopper.finish()) == "x"
+
+
+def test_cursor_inside_a_docstring_brackets_are_prose() -> None:
+    lines = ['def f():', '    """Return (the', '    answer']
+    p = plan(Snapshot(lines, 0, 2, 10, "a.py", "python"), CFG, QWEN)
+    stopper = p.stopper()
+    stopper.feed(")  to it.\n")
+    assert "closes a block" not in stopper.reason
+
+
+def test_cursor_in_a_block_comment_of_c() -> None:
+    lines = ["/* note (", " * more"]
+    p = plan(Snapshot(lines, 0, 1, 7, "a.c", "c"), CFG, QWEN)
+    stopper = p.stopper()
+    stopper.feed(") */\n")
+    assert not stopper.done

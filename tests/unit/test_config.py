@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from llama_coder.core.config import (
+    OPTIONS,
+    SCHEMA,
+    Config,
+    api_key,
+    default_config,
+    normalise_endpoint,
+    parse_config,
+)
+
+
+def test_defaults_match_llama_coder() -> None:
+    cfg = default_config()
+    assert cfg.backend == "ollama"
+    assert cfg.max_lines == 16
+    assert cfg.max_tokens == 256
+    assert cfg.temperature == 0.2
+    assert cfg.delay == 250
+    assert cfg.notebook.include_markup is True
+    assert cfg.notebook.include_cell_outputs is False
+    assert cfg.notebook.cell_output_limit == 256
+    assert cfg.resolved_endpoint == "http://127.0.0.1:11434"
+
+
+@pytest.mark.parametrize(
+    ("backend", "endpoint"),
+    [("ollama", "http://127.0.0.1:11434"), ("llamacpp", "http://127.0.0.1:8080"),
+     ("vllm", "http://127.0.0.1:8000")],
+)
+def test_default_endpoint_per_backend(backend: str, endpoint: str) -> None:
+    result = parse_config({"backend": backend})
+    assert result.problems == []
+    assert result.config.resolved_endpoint == endpoint
+
+
+def test_openai_requires_endpoint() -> None:
+    result = parse_config({"backend": "openai"})
+    assert any("endpoint is required" in p for p in result.problems)
+
+
+def test_nested_tables_are_read() -> None:
+    result = parse_config({"notebook": {"include_markup": False, "cell_output_limit": 10}})
+    assert result.problems == []
+    assert result.config.notebook.include_markup is False
+    assert result.config.notebook.cell_output_limit == 10
+
+
+def test_bad_value_names_key_and_falls_back() -> None:
+    result = parse_config({"notebook": {"cell_output_limit": "x"}, "max_lines": 0})
+    assert result.config.notebook.cell_output_limit == 256
+    assert result.config.max_lines == 16
+    assert (
+        "llama_coder: notebook.cell_output_limit must be an integer >= 0, got 'x'; "
+        "using the default 256"
+    ) in result.problems
+    assert any(p.startswith("llama_coder: max_lines must be an integer >= 1, got 0")
+               for p in result.problems)
+
+
+def test_every_problem_is_collected() -> None:
+    result = parse_config({"delay": 9999, "temperature": "hot", "backend": "ollamma",
+                           "notebok": {"include_markup": True}, "max_line": 3})
+    text = "\n".join(result.problems)
+    assert "delay must be an integer from -1 to 5000, got 9999" in text
+    assert "temperature must be a number from 0 to 2, got 'hot'" in text
+    assert "backend must be one of 'ollama' | 'openai' | 'vllm' | 'llamacpp'" in text
+    assert "unknown option notebok.include_markup (did you mean notebook.include_markup?)" in text
+    assert "unknown option max_line (did you mean max_lines?)" in text
+    assert len(result.problems) == 5
+
+
+def test_bool_is_not_an_integer_and_float_integer_is() -> None:
+    assert parse_config({"max_lines": True}).problems
+    result = parse_config({"max_lines": 4.0, "temperature": 1})
+    assert result.problems == []
+    assert result.config.max_lines == 4 and isinstance(result.config.max_lines, int)
+    assert result.config.temperature == 1.0
+
+
+def test_delay_minus_one_disables() -> None:
+    assert parse_config({"delay": -1}).config.delay == -1
+    assert parse_config({"delay": -2}).problems
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("  http://h:1/ ", "http://h:1"), ("https://h///", "https://h"), ("", ""),
+     ("http://h/api/", "http://h/api")],
+)
+def test_endpoint_normalised(raw: str, expected: str) -> None:
+    assert normalise_endpoint(raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["ftp://h", "localhost:8080", "http://", "file:///tmp/x"])
+def test_endpoint_not_http_is_rejected(raw: str) -> None:
+    result = parse_config({"endpoint": raw})
+    assert result.config.endpoint == ""
+    assert any("endpoint must be an http:// or https:// URL" in p for p in result.problems)
+
+
+def test_custom_formats_validated() -> None:
+    good = {"mine": {"prefix": "<A>", "suffix": "<B>", "middle": "<C>", "order": "spm",
+                     "stop": ["<END>"]}}
+    result = parse_config({"formats": good, "format": "mine"})
+    assert result.problems == []
+    assert result.config.formats["mine"]["order"] == "spm"
+    bad = parse_config({"formats": {"mine": {"prefix": 1}}})
+    assert any("formats.mine.prefix must be a string" in p for p in bad.problems)
+    bad = parse_config({"formats": {"mine": {"order": "x"}}})
+    assert any("formats.mine.order must be 'psm' or 'spm'" in p for p in bad.problems)
+    assert parse_config({"formats": []}).problems == []  # empty Lua table
+
+
+def test_schema_and_config_fields_agree() -> None:
+    """Every schema key has a Config field and every field a schema key."""
+    fields: set[str] = set()
+    for f in dataclasses.fields(Config):
+        if dataclasses.is_dataclass(f.type) or f.name in ("notebook", "context", "cache",
+                                                          "timeout"):
+            section = getattr(default_config(), f.name)
+            fields.update(f"{f.name}.{sub.name}" for sub in dataclasses.fields(section))
+        else:
+            fields.add(f.name)
+    assert fields == set(OPTIONS)
+
+
+def test_schema_entries_are_documented_and_defaults_valid() -> None:
+    for opt in SCHEMA:
+        assert opt.doc.strip(), opt.key
+        assert parse_config(_nest(opt.key, opt.default)).problems == [] or opt.key == "backend"
+
+
+def _nest(key: str, value: object) -> dict[str, object]:
+    head, _, rest = key.partition(".")
+    return {head: _nest(rest, value)} if rest else {head: value}
+
+
+def test_secret_never_in_repr_and_env_wins() -> None:
+    cfg = parse_config({"bearer_token": "tok-123", "api_key_env": "MY_KEY"}).config
+    assert "tok-123" not in repr(cfg)
+    assert api_key(cfg, {"MY_KEY": "env-456"}) == "env-456"
+    assert api_key(cfg, {}) == "tok-123"
+
+
+def test_garbage_input_never_raises() -> None:
+    for raw in (None, {}, {"notebook": 3}, {"context": {"prefix_lines": None}}, {1: 2}):
+        parse_config(raw)  # type: ignore[arg-type]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from llama_coder.core.languages import detect_language
+from llama_coder.core.lexer import Lexer, Mode, Syntax
+
+
+def code_chars(filetype: str, text: str) -> str:
+    """The brackets of ``text`` that the lexer calls code."""
+    lexer = Lexer(Syntax.of(detect_language(filetype, "")))
+    return "".join(ch for ch in text if lexer.feed(ch) and ch in "()[]{}")
+
+
+def test_strings_and_comments_are_not_code() -> None:
+    assert code_chars("python", 'f("(x", 1)  # )') == "()"
+    assert code_chars("c", "a(/* ) */ b) // }") == "()"
+    assert code_chars("javascript", "x(`${a}(`) ") == "()"
+
+
+def test_escapes() -> None:
+    assert code_chars("python", r'f("a\"(", 2)') == "()"
+
+
+def test_python_triple_quotes() -> None:
+    assert code_chars("python", 'x = """ ( " ) """ + ()') == "()"
+    assert code_chars("python", 'a = "" + (1)') == "()"
+    assert code_chars("python", "s = '''{'''; f()") == "()"
+
+
+def test_lua_block_comment_that_starts_like_line_comment() -> None:
+    assert code_chars("lua", "--[[ (\n ) ]] f()") == "()"
+    assert code_chars("lua", "-- (\nf()") == "()"
+
+
+def test_block_comment_closing_right_after_opening() -> None:
+    assert code_chars("c", "/**/()") == "()"
+    assert code_chars("c", "/*/ ( */)") == ")"
+    assert code_chars("c", "/* a */ /* ( */ [)") == "[)"
+
+
+def test_string_ends_at_line_end_for_unbalanced_quote() -> None:
+    # Rust has no ' strings (lifetimes, chars): only " counts.
+    assert code_chars("rust", "let c = 'a'; f(\"x\n)") == "()"
+
+
+def test_plain_syntax_everything_is_code() -> None:
+    lexer = Lexer(Syntax())
+    assert all(lexer.feed(ch) for ch in "\"(#)'")
+    assert lexer.mode is Mode.CODE
+
+
+def test_comment_opener_that_starts_with_a_bracket_is_retracted() -> None:
+    lexer = Lexer(Syntax.of(detect_language("ocaml", "")))
+    assert lexer.feed("(") is True
+    assert lexer.feed("*") is False
+    assert lexer.retract == "("
+    assert lexer.mode is Mode.BLOCK_COMMENT

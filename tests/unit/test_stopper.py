@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llama_coder.core.languages import detect_language
+from llama_coder.core.lexer import Lexer, Syntax
+from llama_coder.core.stopper import Stopper, open_brackets_on_line
+
+PY = Syntax.of(detect_language("python", ""))
+QWEN_STOP = ("<|endoftext|>", "<|fim_prefix|>", "<|file_sep|>")
+
+
+def run(chunks: list[str], max_lines: int = 16, stop: tuple[str, ...] = (),
+        syntax: Syntax | None = PY, closable: str = "") -> tuple[str, Stopper]:
+    stopper = Stopper(max_lines, stop, Lexer(syntax) if syntax else None, closable)
+    return stopper.feed_all(chunks), stopper
+
+
+def test_mismatched_closer_stops_and_is_not_kept() -> None:
+    text, s = run(["foo(a, [b)", " + 1"])
+    assert text == "foo(a, [b"
+    assert s.done and "mismatched" in s.reason
+
+
+def test_closer_of_block_opened_before_cursor_stops() -> None:
+    text, s = run(["x = 1\n", "}\nmore"], syntax=Syntax.of(detect_language("c", "")))
+    assert text == "x = 1\n"
+    assert "before the cursor" in s.reason
+
+
+def test_closer_of_bracket_opened_on_cursor_line_is_kept() -> None:
+    text, _ = run(['lo")\n', "print(2)"], closable="(", max_lines=1)
+    assert text == 'lo")'
+
+
+def test_brackets_in_strings_and_comments_do_not_count() -> None:
+    text, s = run(['print(")")  # }\n', "x = ']'\n"])
+    assert text == "print(\")\")  # }\nx = ']'\n"
+    assert not s.done
+
+
+def test_llama_coder_counts_string_brackets_we_do_not() -> None:
+    # With no language (no lexer knowledge) the ")" inside the string ends it.
+    text, _ = run(['f(")")'], syntax=None)
+    assert text == 'f(")"'  # the quoted ")" popped the "("
+
+
+def test_max_lines_with_multiline_tokens() -> None:
+    text, s = run(["a\nb\nc\nd\ne"], max_lines=3)
+    assert text == "a\nb\nc"
+    assert s.reason == "max_lines"
+
+
+def test_max_lines_waits_for_balanced_brackets() -> None:
+    text, _ = run(["f(\n1,\n2,\n3)\nnext\n"], max_lines=2)
+    assert text == "f(\n1,\n2,\n3)"
+
+
+def test_stop_string_split_across_chunks_leaks_nothing() -> None:
+    text, s = run(["x = 1<|end", "oftext|>more"], stop=QWEN_STOP)
+    assert text == "x = 1"
+    assert "stop string" in s.reason
+
+
+def test_held_back_text_that_was_not_a_stop_string_is_kept() -> None:
+    stopper = Stopper(16, QWEN_STOP, Lexer(PY))
+    stopper.feed("a <|end")
+    assert stopper.text == "a "  # "<|end" might begin a stop string: held back
+    stopper.feed("ing")
+    assert stopper.text == "a <|ending"
+    assert stopper.finish() == "a <|ending"
+
+
+def test_pending_prefix_flushed_at_stream_end() -> None:
+    text, _ = run(["value <|fim"], stop=QWEN_STOP)
+    assert text == "value <|fim"
+
+
+def test_trailing_eot_stripped_and_lines_trimmed() -> None:
+    text, _ = run(["a = 1   \nb = 2  <EOT>"])
+    assert text == "a = 1\nb = 2"
+
+
+def test_nothing_after_done_is_read() -> None:
+    stopper = Stopper(1, (), Lexer(PY))
+    assert stopper.feed("one\ntwo") is True
+    assert stopper.feed("three") is True
+    assert stopper.finish() == "one"
+
+
+def test_open_brackets_on_line() -> None:
+    lexer = Lexer(PY)
+    assert open_brackets_on_line(lexer, 'print(foo["a', "") == "(["
+    assert open_brackets_on_line(Lexer(PY), "print(foo(", ")") == "("
+    assert open_brackets_on_line(Lexer(PY), "print(foo(", "))") == ""
+    assert open_brackets_on_line(Lexer(PY), 'print("(', "") == "("
+
+
+ALPHABET = st.sampled_from(list("ab (){}[]\"'#\n<|>endoftxt\\é😀"))
+STREAMS = st.lists(ALPHABET, max_size=120).map("".join)
+
+
+@st.composite
+def stream_and_cuts(draw: st.DrawFn) -> tuple[str, list[str]]:
+    text = draw(STREAMS)
+    cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=12)))
+    pieces, last = [], 0
+    for cut in [*cuts, len(text)]:
+        pieces.append(text[last:cut])
+        last = cut
+    return text, pieces
+
+
+@settings(max_examples=400, deadline=None)
+@given(stream_and_cuts(), st.integers(1, 4), st.sampled_from(["", "(", "[("]))
+def test_any_chunking_gives_the_same_result(
+    case: tuple[str, list[str]], max_lines: int, closable: str
+) -> None:
+    text, pieces = case
+    whole, a = run([text], max_lines, QWEN_STOP, closable=closable)
+    chars, b = run(list(text), max_lines, QWEN_STOP, closable=closable)
+    split, c = run(pieces, max_lines, QWEN_STOP, closable=closable)
+    assert whole == chars == split
+    assert a.done == b.done == c.done
+    assert a.reason == b.reason == c.reason
+    for s in QWEN_STOP:
+        assert s not in whole
