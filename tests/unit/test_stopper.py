@@ -12,8 +12,9 @@ QWEN_STOP = ("<|endoftext|>", "<|fim_prefix|>", "<|file_sep|>")
 
 
 def run(chunks: list[str], max_lines: int = 16, stop: tuple[str, ...] = (),
-        syntax: Syntax | None = PY, closable: str = "") -> tuple[str, Stopper]:
-    stopper = Stopper(max_lines, stop, Lexer(syntax) if syntax else None, closable)
+        syntax: Syntax | None = PY, closable: str = "", indent: int = 0
+        ) -> tuple[str, Stopper]:
+    stopper = Stopper(max_lines, stop, Lexer(syntax) if syntax else None, closable, indent)
     return stopper.feed_all(chunks), stopper
 
 
@@ -97,7 +98,7 @@ def test_open_brackets_on_line() -> None:
     assert open_brackets_on_line(Lexer(PY), 'print("(', "") == "("
 
 
-ALPHABET = st.sampled_from(list("ab (){}[]\"'#\n<|>endoftxt\\é😀"))
+ALPHABET = st.sampled_from(list("ab (){}[]\"'#\n\t<|>endoftxt\\é😀  "))
 STREAMS = st.lists(ALPHABET, max_size=120).map("".join)
 
 
@@ -113,16 +114,29 @@ def stream_and_cuts(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(stream_and_cuts(), st.integers(1, 4), st.sampled_from(["", "(", "[("]))
+@given(stream_and_cuts(), st.integers(1, 4), st.sampled_from(["", "(", "[("]),
+       st.integers(0, 2))
 def test_any_chunking_gives_the_same_result(
-    case: tuple[str, list[str]], max_lines: int, closable: str
+    case: tuple[str, list[str]], max_lines: int, closable: str, indent: int
 ) -> None:
     text, pieces = case
-    whole, a = run([text], max_lines, QWEN_STOP, closable=closable)
-    chars, b = run(list(text), max_lines, QWEN_STOP, closable=closable)
-    split, c = run(pieces, max_lines, QWEN_STOP, closable=closable)
+    whole, a = run([text], max_lines, QWEN_STOP, closable=closable, indent=indent)
+    chars, b = run(list(text), max_lines, QWEN_STOP, closable=closable, indent=indent)
+    split, c = run(pieces, max_lines, QWEN_STOP, closable=closable, indent=indent)
     assert whole == chars == split
     assert a.done == b.done == c.done
     assert a.reason == b.reason == c.reason
     for s in QWEN_STOP:
         assert s not in whole
+
+
+def test_dedent_below_the_cursor_line_ends_the_suggestion() -> None:
+    stopper = Stopper(16, (), Lexer(PY), min_indent=4)
+    text = stopper.feed_all(["x * 2\n", "    y = 1\n\ndef other():\n    pass"])
+    assert text == "x * 2\n    y = 1\n\n"
+    assert stopper.reason == "dedent"
+
+
+def test_dedent_inside_open_brackets_does_not_stop() -> None:
+    stopper = Stopper(16, (), Lexer(PY), min_indent=4)
+    assert stopper.feed_all(["f(\n1)\n    z"]) == "f(\n1)\n    z"

@@ -32,6 +32,10 @@ class Request:
     temperature: float
     stop: tuple[str, ...]
     extra_context: tuple[tuple[str, str], ...] = ()  # (file name, text) chunks
+    # May a server build the FIM prompt from the model's own tokens (llama.cpp
+    # /infill)? True for FIM families, and when the format was guessed.
+    allow_server_fim: bool = True
+    indent: int = 0  # the cursor line's indentation, when the cursor is in it
 
     def client_prompt(self) -> str:
         """The FIM prompt built on our side."""
@@ -44,6 +48,7 @@ class Plan:
     request: Request
     syntax: Syntax
     max_lines: int
+    min_indent: int  # the cursor line's indentation: the suggestion stays in its block
     _lexer: Lexer
     _closable: str
 
@@ -54,6 +59,7 @@ class Plan:
             stop=self.request.stop + extra_stop,
             lexer=self._lexer.copy(),
             closable=self._closable,
+            min_indent=self.min_indent,
         )
 
     def finish(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
@@ -68,7 +74,14 @@ class Plan:
         )
 
 
-def plan(snapshot: Snapshot, config: Config, template: FimTemplate) -> Plan:
+def plan(
+    snapshot: Snapshot,
+    config: Config,
+    template: FimTemplate,
+    allow_server_fim: bool | None = None,
+) -> Plan:
+    """Everything one request needs. ``allow_server_fim`` defaults to what the
+    template says; pass True when the template was only a guess."""
     prompt = build_prompt(snapshot, config)
     syntax = Syntax.of(prompt.language)
     before_line = prompt.prefix[: len(prompt.prefix) - len(prompt.line_before)]
@@ -85,5 +98,9 @@ def plan(snapshot: Snapshot, config: Config, template: FimTemplate) -> Plan:
         max_tokens=config.max_tokens,
         temperature=config.temperature,
         stop=template.stop,
+        allow_server_fim=template.server_fim if allow_server_fim is None else allow_server_fim,
+        indent=len(prompt.line_before) if not prompt.line_before.strip() else 0,
     )
-    return Plan(prompt, request, syntax, config.max_lines, lexer, closable)
+    full_line = prompt.line_before + prompt.line_after
+    indent = len(full_line) - len(full_line.lstrip(" \t"))
+    return Plan(prompt, request, syntax, config.max_lines, indent, lexer, closable)

@@ -100,6 +100,16 @@ SCHEMA: tuple[Option, ...] = (
            "chunk of a suggestion (prompt evaluation on a CPU can take seconds).", minimum=1),
     Option("timeout.total", "integer", 60000, "Milliseconds a whole suggestion may take.",
            minimum=1),
+    Option("ollama.keep_alive", "string", "30m", "How long Ollama keeps the model loaded "
+           "after a request (Ollama's keep_alive: '30m', '-1' for ever, '0' to unload)."),
+    Option("openai.send_suffix", "boolean", False, "Send prefix and suffix as `prompt` and "
+           "`suffix` and let the server build the FIM prompt (only for servers that support "
+           "`suffix`; vLLM and llama.cpp do not)."),
+    Option("openai.max_stop", "integer", 4, "Most stop strings sent to an OpenAI-compatible "
+           "server (OpenAI allows 4); the rest are applied on our side.", minimum=0),
+    Option("llamacpp.t_max_predict_ms", "integer", 1000, "llama-server stops generating this "
+           "many milliseconds after the first new line (bounds server work per suggestion).",
+           minimum=0),
 )
 
 OPTIONS: dict[str, Option] = {opt.key: opt for opt in SCHEMA}
@@ -133,6 +143,22 @@ class TimeoutConfig:
 
 
 @dataclass(frozen=True)
+class OllamaConfig:
+    keep_alive: str
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    send_suffix: bool
+    max_stop: int
+
+
+@dataclass(frozen=True)
+class LlamaCppConfig:
+    t_max_predict_ms: int
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. Build it with :func:`parse_config`."""
 
@@ -151,6 +177,9 @@ class Config:
     context: ContextConfig
     cache: CacheConfig
     timeout: TimeoutConfig
+    ollama: OllamaConfig
+    openai: OpenAIConfig
+    llamacpp: LlamaCppConfig
 
     @property
     def resolved_endpoint(self) -> str:
@@ -162,6 +191,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "context": ContextConfig,
     "cache": CacheConfig,
     "timeout": TimeoutConfig,
+    "ollama": OllamaConfig,
+    "openai": OpenAIConfig,
+    "llamacpp": LlamaCppConfig,
 }
 
 

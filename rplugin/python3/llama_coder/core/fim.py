@@ -93,6 +93,7 @@ class Resolution:
 
     template: FimTemplate
     warning: str | None = None
+    guessed: bool = False  # no format given and the model name was not recognised
 
 
 def normalise_model_name(model: str) -> str:
@@ -132,7 +133,8 @@ def resolve_template(
         return Resolution(templates[detected])
     return Resolution(
         templates[FALLBACK_TEMPLATE],
-        f"cannot tell the FIM format of model '{model}' from its name; completing from the "
+        guessed=True,
+        warning=f"cannot tell the FIM format of model '{model}' from its name; completing from the "
         f"prefix only. Set the `format` option (one of {', '.join(sorted(templates))}) "
         "if the model was trained for fill-in-the-middle.",
     )

@@ -96,6 +96,10 @@ class SseParser:
             self._data.append(value)
         elif name == "event":
             self._event = value
+        elif name == "error":
+            # llama-server writes "error: {json}" as a field of its own.
+            self._event = "error"
+            self._data.append(value)
         return None
 
     def _dispatch(self) -> SseEvent | None:

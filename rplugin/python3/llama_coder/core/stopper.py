@@ -10,6 +10,8 @@ Llama Coder's block stack, improved:
   them, so ``"(:"`` used to end or derail a suggestion).
 * Once the suggestion has ``max_lines`` lines and the stack is empty, the next
   newline ends it. Lines are counted per character, not per network chunk.
+* A line indented less than the cursor's line ends the suggestion: it would leave
+  the block the user is writing in (Python's next ``def``, YAML's parent key).
 * Stop strings are matched across chunk boundaries; characters that might begin a
   stop string are held back until they are known not to, so none ever leak.
 
@@ -91,6 +93,7 @@ class Stopper:
         stop: Sequence[str] = (),
         lexer: Lexer | None = None,
         closable: str = "",
+        min_indent: int = 0,
     ) -> None:
         self.max_lines = max(1, max_lines)
         self.stop = tuple(s for s in stop if s)
@@ -99,6 +102,8 @@ class Stopper:
         self._kept: list[str] = []
         self._pending = ""
         self._newlines = 0
+        self.min_indent = min_indent
+        self._line_indent: int | None = None  # indentation of the current new line so far
         self.done = False
         self.reason = ""
         self._max_stop = max((len(s) for s in self.stop), default=0)
@@ -177,6 +182,16 @@ class Stopper:
         if ch == "\n" and not self._brackets.stack and self._newlines + 1 >= self.max_lines:
             self._stop("max_lines")
             return
+        if self._line_indent is not None:
+            if ch in " \t":
+                self._line_indent += 1
+            elif ch != "\n":
+                if self._line_indent < self.min_indent and not self._brackets.stack:
+                    self._stop("dedent")
+                    return
+                self._line_indent = None
+            else:
+                self._line_indent = 0
         unmatched = self._brackets.feed(ch)
         if unmatched == "mismatch":
             self._stop(f"mismatched {ch!r}")
@@ -188,4 +203,5 @@ class Stopper:
             self._closable.pop()
         if ch == "\n":
             self._newlines += 1
+            self._line_indent = 0
         self._kept.append(ch)

@@ -1,0 +1,180 @@
+"""llama.cpp's llama-server: /infill (the server builds the FIM prompt) or /completion.
+
+/infill needs FIM tokens in the model's vocabulary and answers 501 without them;
+that is remembered per model, so the fallback to /completion with our own prompt
+costs one extra request per model, not one per keystroke. Server work is always
+bounded by ``n_predict`` and ``t_max_predict_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, ClassVar
+
+from llama_coder.backends.base import Backend, Capabilities, ModelCheck, Probe, StreamStats
+from llama_coder.backends.http import StreamState
+from llama_coder.backends.openai import model_ids
+from llama_coder.backends.streaming import error_text, sse_objects
+from llama_coder.core.completion import Request
+from llama_coder.core.errors import LlamaCoderError, ServerError, Unsupported
+from llama_coder.core.fim import normalise_model_name
+
+
+def _aliases(data: object) -> tuple[str, ...]:
+    items = data.get("data") if isinstance(data, dict) else None
+    found: list[str] = []
+    for item in items or []:
+        if isinstance(item, dict):
+            aliases = item.get("aliases")
+            if isinstance(aliases, list):
+                found.extend(str(a) for a in aliases)
+    return tuple(found)
+
+
+def _matches(wanted: str, served: str) -> bool:
+    """Lenient: ``qwen2.5-coder-1.5b`` matches ``/models/qwen2.5-coder-1.5b-q8_0.gguf``."""
+    want = normalise_model_name(wanted)
+    have = normalise_model_name(served)
+    return bool(want) and (want == have or want in have or os.path.basename(wanted) == served)
+
+
+class LlamaCppBackend(Backend):
+    name = "llamacpp"
+    capabilities: ClassVar[Capabilities] = Capabilities(server_fim=True, extra_context=True)
+    install_hint = "start llama-server with it: llama-server -m MODEL.gguf"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._no_infill: set[str] = set()  # models whose /infill answered 501
+        self.served_model = ""
+
+    def infill_supported(self) -> bool | None:
+        """False once /infill answered 501 for this model; None while unknown."""
+        return False if self.model in self._no_infill else None
+
+    async def probe(self) -> Probe:
+        start = time.perf_counter()
+        try:
+            status, _ = await self.http.get_status("/health")
+        except LlamaCoderError as exc:
+            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
+        elapsed = (time.perf_counter() - start) * 1000
+        if status == 200:
+            return Probe(True, elapsed, "ok")
+        if status == 503:
+            return Probe(True, elapsed, "loading")
+        return Probe(False, elapsed, f"/health answered {status}")
+
+    async def check_model(self, model: str | None = None) -> ModelCheck:
+        data = await self.http.request_json("GET", "/v1/models")
+        names = model_ids(data)
+        self.served_model = names[0] if names else ""
+        wanted = model if model is not None else self.settings.model
+        if not wanted:
+            return ModelCheck("present" if names else "unknown", self.served_model, names)
+        if any(_matches(wanted, n) for n in (*names, *_aliases(data))):
+            return ModelCheck("present", wanted, names)
+        shown = ", ".join(names) or "none"
+        return ModelCheck(
+            "missing", wanted, names,
+            f"llama-server serves {shown}, not '{wanted}'; leave `model` empty to use what "
+            f"it serves, or {self.install_hint}",
+        )
+
+    def _common(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "n_predict": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "cache_prompt": True,
+            "t_max_predict_ms": self.settings.t_max_predict_ms,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.indent:
+            body["n_indent"] = request.indent
+        return body
+
+    def infill_body(self, request: Request) -> dict[str, Any]:
+        body = self._common(request)
+        body["input_prefix"] = request.prefix
+        body["input_suffix"] = request.suffix
+        if request.extra_context:
+            body["input_extra"] = [
+                {"filename": name, "text": text} for name, text in request.extra_context
+            ]
+        return body
+
+    def completion_body(self, request: Request) -> dict[str, Any]:
+        body = self._common(request)
+        body["prompt"] = request.client_prompt()
+        return body
+
+    async def stream(
+        self,
+        request: Request,
+        cancel: asyncio.Event | None = None,
+        stats: StreamStats | None = None,
+    ) -> AsyncGenerator[str, None]:
+        if request.allow_server_fim and self.model not in self._no_infill:
+            try:
+                async with aclosing(
+                    self._stream("/infill", self.infill_body(request), cancel, stats)
+                ) as texts:
+                    async for text in texts:
+                        yield text
+                return
+            except Unsupported:
+                self._no_infill.add(self.model)
+        async with aclosing(
+            self._stream("/completion", self.completion_body(request), cancel, stats)
+        ) as texts:
+            async for text in texts:
+                yield text
+
+    async def _stream(
+        self,
+        path: str,
+        body: dict[str, Any],
+        cancel: asyncio.Event | None,
+        stats: StreamStats | None,
+    ) -> AsyncGenerator[str, None]:
+        state = StreamState()
+        async with (
+            aclosing(self.http.stream(path, body, cancel, state)) as chunks,
+            aclosing(sse_objects(chunks)) as objects,
+        ):
+            async for obj in objects:
+                if "error" in obj:
+                    raise ServerError(f"llama-server: {error_text(obj['error'])}")
+                text = obj.get("content")
+                if isinstance(text, str) and text:
+                    yield text
+                if obj.get("stop") is True:
+                    state.complete = True
+                    if stats is not None:
+                        _fill_stats(stats, path, obj)
+                    return
+        if cancel is None or not cancel.is_set():
+            raise ServerError("llama-server's answer ended before its final event")
+
+    @property
+    def model(self) -> str:
+        return self.settings.model or self.served_model
+
+
+def _fill_stats(stats: StreamStats, path: str, obj: dict[str, Any]) -> None:
+    stats.route = path
+    timings = obj.get("timings")
+    if isinstance(timings, dict):
+        stats.prompt_tokens = timings.get("prompt_n")
+        stats.cached_tokens = timings.get("cache_n")
+        stats.prompt_ms = timings.get("prompt_ms")
+        stats.predicted_ms = timings.get("predicted_ms")
+    predicted = obj.get("tokens_predicted")
+    stats.predicted_tokens = predicted if isinstance(predicted, int) else None
+    stats.stop_reason = str(obj.get("stop_type", ""))

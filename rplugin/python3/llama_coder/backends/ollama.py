@@ -1,0 +1,152 @@
+"""Ollama: /api/generate with raw=true and our FIM prompt; /api/tags; /api/pull."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any, ClassVar
+
+from llama_coder.backends.base import (
+    Backend,
+    Capabilities,
+    ModelCheck,
+    Probe,
+    PullProgress,
+    StreamStats,
+)
+from llama_coder.backends.http import StreamState
+from llama_coder.backends.streaming import error_text, ndjson_objects
+from llama_coder.core.completion import Request
+from llama_coder.core.errors import LlamaCoderError, ModelMissing, ServerError
+
+DEFAULT_MODEL = "qwen2.5-coder:1.5b-base"
+
+
+def canonical_name(name: str) -> str:
+    """Ollama's reading of a model name: a bare name means the ``latest`` tag."""
+    name = name.strip()
+    base = name.rsplit("/", 1)[-1]
+    return name if ":" in base else f"{name}:latest"
+
+
+def _error(message: str) -> LlamaCoderError:
+    lowered = message.lower()
+    if "not found" in lowered and "model" in lowered:
+        return ModelMissing(f"Ollama: {message}")
+    return ServerError(f"Ollama: {message}")
+
+
+class OllamaBackend(Backend):
+    name = "ollama"
+    capabilities: ClassVar[Capabilities] = Capabilities(can_pull=True)
+
+    @property
+    def model(self) -> str:
+        return self.settings.model or DEFAULT_MODEL
+
+    async def probe(self) -> Probe:
+        start = time.perf_counter()
+        try:
+            data = await self.http.request_json("GET", "/api/version")
+        except LlamaCoderError as exc:
+            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
+        version = data.get("version", "?") if isinstance(data, dict) else "?"
+        return Probe(True, (time.perf_counter() - start) * 1000, f"ok (Ollama {version})")
+
+    async def check_model(self, model: str | None = None) -> ModelCheck:
+        model = model or self.model
+        data = await self.http.request_json("GET", "/api/tags")
+        models = data.get("models") if isinstance(data, dict) else None
+        names = tuple(
+            str(m.get("name") or m.get("model"))
+            for m in (models or [])
+            if isinstance(m, dict) and (m.get("name") or m.get("model"))
+        )
+        wanted = canonical_name(model)
+        if any(canonical_name(n) == wanted for n in names):
+            return ModelCheck("present", model, names)
+        shown = ", ".join(names[:10]) or "none"
+        return ModelCheck(
+            "missing", model, names,
+            f"Ollama has no model '{model}' (it has: {shown}). Run: ollama pull {model}",
+        )
+
+    async def pull_model(self, model: str, on_progress: Callable[[PullProgress], None]) -> None:
+        body = {"model": model, "name": model, "stream": True}
+        state = StreamState()
+        async with (
+            aclosing(self.http.stream("/api/pull", body, state=state)) as chunks,
+            aclosing(ndjson_objects(chunks)) as objects,
+        ):
+            async for obj in objects:
+                if "error" in obj:
+                    raise ServerError(
+                        f"Ollama could not pull {model}: {error_text(obj['error'])}"
+                    )
+                status = str(obj.get("status", ""))
+                completed, total = obj.get("completed"), obj.get("total")
+                on_progress(PullProgress(
+                    status,
+                    completed if isinstance(completed, int) else None,
+                    total if isinstance(total, int) else None,
+                ))
+                if status == "success":
+                    state.complete = True
+                    return
+        raise ServerError(f"Ollama's pull of {model} ended without success")
+
+    def body(self, request: Request) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt": request.client_prompt(),
+            "raw": True,
+            "stream": True,
+            "think": False,
+            "keep_alive": self.settings.keep_alive,
+            "options": {
+                "num_predict": request.max_tokens,
+                "temperature": request.temperature,
+                "stop": list(request.stop),
+            },
+        }
+
+    async def stream(
+        self,
+        request: Request,
+        cancel: asyncio.Event | None = None,
+        stats: StreamStats | None = None,
+    ) -> AsyncGenerator[str, None]:
+        state = StreamState()
+        async with (
+            aclosing(self.http.stream("/api/generate", self.body(request), cancel, state))
+            as chunks,
+            aclosing(ndjson_objects(chunks)) as objects,
+        ):
+            async for obj in objects:
+                if "error" in obj:
+                    raise _error(error_text(obj["error"]))
+                text = obj.get("response")
+                if isinstance(text, str) and text:
+                    yield text
+                if obj.get("done"):
+                    state.complete = True
+                    if stats is not None:
+                        _fill_stats(stats, obj)
+                    return
+        if cancel is None or not cancel.is_set():
+            raise ServerError("Ollama's answer ended before its final line (did the server stop?)")
+
+
+def _fill_stats(stats: StreamStats, obj: dict[str, Any]) -> None:
+    stats.route = "/api/generate"
+    stats.prompt_tokens = _int(obj.get("prompt_eval_count"))
+    stats.predicted_tokens = _int(obj.get("eval_count"))
+    stats.stop_reason = str(obj.get("done_reason", ""))
+    prompt_ns = _int(obj.get("prompt_eval_duration"))
+    stats.prompt_ms = prompt_ns / 1e6 if prompt_ns is not None else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

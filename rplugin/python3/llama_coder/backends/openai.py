@@ -1,0 +1,141 @@
+"""Any OpenAI-compatible server: /v1/completions streamed as server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, ClassVar
+
+from llama_coder.backends.base import Backend, Capabilities, ModelCheck, Probe, StreamStats
+from llama_coder.backends.http import StreamState
+from llama_coder.backends.streaming import error_text, sse_objects
+from llama_coder.core.completion import Request
+from llama_coder.core.errors import LlamaCoderError, MalformedStream, ServerError
+
+
+def api_root(endpoint: str) -> str:
+    """Users often paste the ``/v1`` base URL; the paths below add it themselves."""
+    return endpoint[: -len("/v1")] if endpoint.endswith("/v1") else endpoint
+
+
+def model_ids(data: object) -> tuple[str, ...]:
+    items = data.get("data") if isinstance(data, dict) else None
+    return tuple(
+        str(m["id"]) for m in (items or []) if isinstance(m, dict) and isinstance(m.get("id"), str)
+    )
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_stop=4)
+    install_hint = "load the model on the server, or set `model` to one it lists"
+    # Sent with every completion request by subclasses with server-specific fields.
+    extra_body: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._served_model: str | None = None
+
+    @property
+    def model(self) -> str:
+        return self.settings.model or self._served_model or ""
+
+    def _path(self, path: str) -> str:
+        return api_root(self.settings.endpoint) + path
+
+    async def probe(self) -> Probe:
+        start = time.perf_counter()
+        try:
+            await self.http.request_json("GET", self._path("/v1/models"))
+        except LlamaCoderError as exc:
+            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
+        return Probe(True, (time.perf_counter() - start) * 1000, "ok")
+
+    async def list_models(self) -> tuple[str, ...]:
+        return model_ids(await self.http.request_json("GET", self._path("/v1/models")))
+
+    async def check_model(self, model: str | None = None) -> ModelCheck:
+        names = await self.list_models()
+        wanted = model or self.settings.model
+        if not wanted:
+            if not names:
+                return ModelCheck("unknown", "", names, "the server lists no models")
+            self._served_model = names[0]
+            return ModelCheck("present", names[0], names)
+        if wanted in names:
+            return ModelCheck("present", wanted, names)
+        shown = ", ".join(names[:10]) or "none"
+        return ModelCheck(
+            "missing", wanted, names,
+            f"the server has no model '{wanted}' (it has: {shown}); {self.install_hint}",
+        )
+
+    def server_stop(self, request: Request) -> list[str]:
+        """The stop strings the server takes; the stopper applies all of them anyway."""
+        limit = self.capabilities.max_stop
+        if limit is None:
+            return list(request.stop)
+        return list(request.stop[: min(limit, self.settings.max_stop)])
+
+    def body(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+        }
+        if self.settings.send_suffix and self.name == "openai":
+            body["prompt"], body["suffix"] = request.prefix, request.suffix
+        else:
+            body["prompt"] = request.client_prompt()
+        stop = self.server_stop(request)
+        if stop:
+            body["stop"] = stop
+        body.update(self.extra_body)
+        return body
+
+    async def stream(
+        self,
+        request: Request,
+        cancel: asyncio.Event | None = None,
+        stats: StreamStats | None = None,
+    ) -> AsyncGenerator[str, None]:
+        if not self.model:
+            await self.check_model()
+        state = StreamState()
+        path = self._path("/v1/completions")
+        async with (
+            aclosing(self.http.stream(path, self.body(request), cancel, state)) as chunks,
+            aclosing(sse_objects(chunks)) as objects,
+        ):
+            async for obj in objects:
+                for text in _texts(obj, stats):
+                    yield text
+            state.complete = True
+        if stats is not None:
+            stats.route = "/v1/completions"
+
+
+def _texts(obj: dict[str, Any], stats: StreamStats | None) -> list[str]:
+    """The text pieces of one streamed event; errors raised as typed errors."""
+    if "error" in obj:
+        raise ServerError(f"the server reported: {error_text(obj['error'])}")
+    choices = obj.get("choices")
+    if not isinstance(choices, list):
+        raise MalformedStream(f"event without choices: {str(obj)[:200]}")
+    texts = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        text = choice.get("text")
+        if isinstance(text, str) and text:
+            texts.append(text)
+        if choice.get("finish_reason") and stats is not None:
+            stats.stop_reason = str(choice["finish_reason"])
+    usage = obj.get("usage")
+    if stats is not None and isinstance(usage, dict):
+        stats.prompt_tokens = usage.get("prompt_tokens")
+        stats.predicted_tokens = usage.get("completion_tokens")
+    return texts

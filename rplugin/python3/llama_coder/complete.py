@@ -1,0 +1,130 @@
+"""``llama-coder-complete FILE:LINE:COL``: one suggestion from your server, streamed to stdout.
+
+For checking a server, a model or a FIM format without Neovim. LINE and COL are
+1-based, as Neovim shows them (COL counts bytes, like Neovim's ``col('.')``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from llama_coder.core.config import BACKENDS, parse_config
+from llama_coder.core.errors import LlamaCoderError
+from llama_coder.core.prompt import Snapshot, byte_col_to_char, window
+from llama_coder.engine import Engine
+from llama_coder.version import VERSION
+
+
+def parse_location(text: str) -> tuple[Path, int, int]:
+    path, sep, rest = text.rpartition(":")
+    path2, sep2, line = path.rpartition(":")
+    if not sep or not sep2 or not line.isdigit() or not rest.isdigit():
+        raise ValueError(f"expected FILE:LINE:COL, got {text!r}")
+    return Path(path2), int(line), int(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llama-coder-complete",
+        description="Stream one code suggestion for FILE at LINE:COL from your model server.",
+    )
+    parser.add_argument("location", help="FILE:LINE:COL (1-based, COL in bytes)")
+    parser.add_argument("--backend", choices=BACKENDS)
+    parser.add_argument("--endpoint")
+    parser.add_argument("--model")
+    parser.add_argument("--format")
+    parser.add_argument("--config", type=Path, help="JSON file with the keys of setup()")
+    parser.add_argument("--verbose", action="store_true", help="prompt and timings to stderr")
+    parser.add_argument("--version", action="version", version=f"llama-coder {VERSION}")
+    return parser
+
+
+def snapshot_for(path: Path, line: int, col: int) -> tuple[Snapshot, list[str]]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    row = min(max(line - 1, 0), len(lines) - 1)
+    char_col = byte_col_to_char(lines[row], max(col - 1, 0))
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        rel = str(path)
+    return Snapshot(lines, 0, row, char_col, rel, ""), lines
+
+
+async def run(args: argparse.Namespace) -> int:
+    raw: dict[str, Any] = {}
+    if args.config:
+        raw = json.loads(args.config.read_text(encoding="utf-8"))
+    for key in ("backend", "endpoint", "model", "format"):
+        value = getattr(args, key)
+        if value is not None:
+            raw[key] = value
+    result = parse_config(raw)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    config = result.config
+    try:
+        location = parse_location(args.location)
+    except ValueError as exc:
+        print(f"llama_coder: {exc}", file=sys.stderr)
+        return 2
+    path, line, col = location
+    if not path.is_file():
+        print(f"llama_coder: no such file: {path}", file=sys.stderr)
+        return 2
+    full, lines = snapshot_for(path, line, col)
+    start, end = window(full.row, len(lines), config.context)
+    snapshot = Snapshot(lines[start:end], start, full.row, full.col, full.path)
+
+    engine = Engine(config, warn=lambda msg: print(f"llama_coder: {msg}", file=sys.stderr))
+    shown = 0
+
+    def on_text(text: str) -> None:
+        nonlocal shown
+        if len(text) > shown:
+            sys.stdout.write(text[shown:])
+            sys.stdout.flush()
+            shown = len(text)
+
+    try:
+        check = await engine.check_model()
+        if check.status == "missing":
+            print(f"llama_coder: {check.message}", file=sys.stderr)
+            return 1
+        if args.verbose:
+            the_plan = engine.plan(snapshot)
+            print(f"--- {config.backend} {config.resolved_endpoint} model={engine.backend.model}"
+                  f" format={engine.resolution.template.name}", file=sys.stderr)
+            print(f"--- prompt:\n{the_plan.request.client_prompt()}\n---", file=sys.stderr)
+        completion = await engine.complete(snapshot, on_text=on_text)
+    except LlamaCoderError as exc:
+        print(f"\nllama_coder: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.aclose()
+    sys.stdout.write("\n")
+    if args.verbose:
+        s = completion.stats
+        print(f"--- route={s.route} first_chunk_ms={completion.first_chunk_ms} "
+              f"total_ms={completion.elapsed_ms:.0f} prompt_tokens={s.prompt_tokens} "
+              f"cached_tokens={s.cached_tokens} predicted={s.predicted_tokens}", file=sys.stderr)
+        print(f"--- after post-processing: {completion.text!r}", file=sys.stderr)
+    return 0 if completion.text else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

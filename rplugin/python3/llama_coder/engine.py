@@ -1,0 +1,131 @@
+"""Orchestration without an editor: snapshot -> cache -> backend stream -> stopper -> suggestion.
+
+The Neovim bridge and the command-line entry point both drive this class; it
+never imports pynvim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import httpx
+
+from llama_coder.backends.base import Backend, ModelCheck, StreamStats
+from llama_coder.backends.registry import create_backend
+from llama_coder.core.cache import Source, SuggestionCache
+from llama_coder.core.completion import Plan, plan
+from llama_coder.core.config import Config
+from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
+from llama_coder.core.prompt import Snapshot
+
+
+@dataclass
+class Completion:
+    text: str | None  # None: nothing worth showing
+    from_cache: bool = False
+    stats: StreamStats = field(default_factory=StreamStats)
+    elapsed_ms: float = 0.0
+    first_chunk_ms: float | None = None
+
+
+def custom_templates(config: Config) -> dict[str, FimTemplate]:
+    return {name: custom_template(name, spec) for name, spec in config.formats.items()}
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.backend: Backend = create_backend(
+            config, os.environ if environ is None else environ, transport
+        )
+        self.cache = SuggestionCache(config.cache.size)
+        self._warn = warn or (lambda message: None)
+        self._resolution: Resolution | None = None
+        self.model_check: ModelCheck | None = None
+
+    @property
+    def resolution(self) -> Resolution:
+        """The FIM template for the model; resolved from the name until the server said."""
+        if self._resolution is None:
+            self._resolution = self._resolve(self.backend.model)
+        return self._resolution
+
+    def _resolve(self, model: str) -> Resolution:
+        return resolve_template(model, self.config.format, custom_templates(self.config))
+
+    async def check_model(self) -> ModelCheck:
+        """Ask the server about the model; also settles the FIM template from the name
+        the server uses (llama.cpp serves a GGUF path, for example)."""
+        check = await self.backend.check_model()
+        self.model_check = check
+        resolution = self._resolve(check.model or self.backend.model)
+        if resolution.warning and (
+            self._resolution is None or self._resolution.warning != resolution.warning
+        ):
+            self._warn(resolution.warning)
+        self._resolution = resolution
+        return check
+
+    def source(self) -> Source:
+        return Source(
+            self.config.backend,
+            self.config.resolved_endpoint,
+            self.backend.model,
+            self.resolution.template.name,
+        )
+
+    def plan(self, snapshot: Snapshot) -> Plan:
+        resolution = self.resolution
+        allow_server_fim = resolution.template.server_fim or resolution.guessed
+        return plan(snapshot, self.config, resolution.template, allow_server_fim)
+
+    async def complete(
+        self,
+        snapshot: Snapshot,
+        cancel: asyncio.Event | None = None,
+        on_text: Callable[[str], None] | None = None,
+        expandtab: bool = True,
+        tabstop: int = 8,
+    ) -> Completion:
+        """One suggestion for ``snapshot``: from the cache when it can, else the server."""
+        started = time.perf_counter()
+        the_plan = self.plan(snapshot)
+        source = self.source()
+        prompt = the_plan.prompt
+        cached = self.cache.get_continuation(source, prompt.prefix, prompt.suffix)
+        if cached is not None:
+            return Completion(cached, from_cache=True,
+                              elapsed_ms=(time.perf_counter() - started) * 1000)
+        stopper = the_plan.stopper()
+        stats = StreamStats()
+        first_chunk_ms: float | None = None
+        async with aclosing(self.backend.stream(the_plan.request, cancel, stats)) as chunks:
+            async for chunk in chunks:
+                if first_chunk_ms is None:
+                    first_chunk_ms = (time.perf_counter() - started) * 1000
+                done = stopper.feed(chunk)
+                if on_text is not None:
+                    on_text(stopper.text)
+                if done:
+                    break
+        if cancel is not None and cancel.is_set():
+            return Completion(None, stats=stats)
+        text = the_plan.finish(stopper.finish(), expandtab, tabstop)
+        if text is not None:
+            self.cache.put(source, prompt.prefix, prompt.suffix, text)
+        return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
+                          elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()

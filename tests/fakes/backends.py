@@ -1,0 +1,226 @@
+"""Protocol fakes of Ollama, OpenAI-compatible servers, vLLM and llama-server.
+
+Each speaks its server's documented wire format (../shared/reference/backends.md,
+checked against a real llama-server for llama.cpp) over real HTTP on 127.0.0.1.
+Tests script the tokens a completion streams (``tokens``, ``delay``), queue a
+one-off reply for a path (``override``) to inject faults, and read what was
+received (``completions()``) and when clients disconnected.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.server import FakeHttpServer, Piece, Recorded, Reply
+
+
+class ProtocolFake(FakeHttpServer):
+    completion_paths: tuple[str, ...] = ()
+
+    def __init__(self, tokens: list[str] | None = None, delay: float = 0.0) -> None:
+        super().__init__(self._route)
+        self.tokens = tokens if tokens is not None else ["x", " = ", "1"]
+        self.delay = delay  # seconds before each token
+        self.first_delay = 0.0  # extra seconds before the first token (prompt evaluation)
+        self.hang_after_tokens = False
+        self.api_key: str | None = None
+        self._overrides: dict[str, deque[Reply]] = defaultdict(deque)
+        self.routes: dict[tuple[str, str], Callable[[Recorded], Reply]] = {}
+
+    def override(self, path: str, *replies: Reply) -> None:
+        """Answer the next requests to ``path`` with these replies, in order."""
+        self._overrides[path].extend(replies)
+
+    def completions(self) -> list[Recorded]:
+        return [r for r in self.recorded() if r.path in self.completion_paths]
+
+    def token_pieces(self, frame: Callable[[str, int], bytes], final: bytes | None) -> list[Piece]:
+        pieces = []
+        for i, token in enumerate(self.tokens):
+            delay = self.delay + (self.first_delay if i == 0 else 0.0)
+            pieces.append(Piece(frame(token, i), delay))
+        if final is not None and not self.hang_after_tokens:
+            pieces.append(Piece(final, self.delay))
+        return pieces
+
+    def _route(self, request: Recorded) -> Reply:
+        queued = self._overrides.get(request.path)
+        if queued:
+            return queued.popleft()
+        if self.api_key is not None:
+            auth = request.headers.get("authorization", "")
+            if auth != f"Bearer {self.api_key}":
+                return Reply.json({"error": {"code": 401, "message": "Invalid API Key",
+                                             "type": "authentication_error"}}, 401)
+        handler = self.routes.get((request.method, request.path))
+        if handler is None:
+            return Reply.json({"error": f"no route {request.method} {request.path}"}, 404)
+        reply = handler(request)
+        reply.hang = reply.hang or (request.path in self.completion_paths
+                                    and self.hang_after_tokens)
+        return reply
+
+
+def sse(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+class OllamaFake(ProtocolFake):
+    completion_paths = ("/api/generate",)
+
+    def __init__(self, models: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.models = models if models is not None else ["qwen2.5-coder:1.5b-base"]
+        self.pull_total = 1000
+        self.pull_steps = 4
+        self.pull_delay = 0.0
+        self.routes = {
+            ("GET", "/api/version"): lambda r: Reply.json({"version": "0.12.0"}),
+            ("GET", "/"): lambda r: Reply.text("Ollama is running"),
+            ("GET", "/api/tags"): self._tags,
+            ("POST", "/api/pull"): self._pull,
+            ("POST", "/api/generate"): self._generate,
+        }
+
+    def _tags(self, _: Recorded) -> Reply:
+        return Reply.json({"models": [{"name": m, "model": m, "size": 1, "digest": "d"}
+                                      for m in self.models]})
+
+    def _pull(self, request: Recorded) -> Reply:
+        model = request.body.get("model") or request.body.get("name")
+        lines = [{"status": "pulling manifest"}]
+        step = self.pull_total // self.pull_steps
+        for i in range(1, self.pull_steps + 1):
+            lines.append({"status": "pulling abc123", "digest": "sha256:abc123",
+                          "total": self.pull_total, "completed": min(self.pull_total, i * step)})
+        lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"},
+                  {"status": "success"}]
+        self.models.append(model)
+        return Reply(200, "application/x-ndjson",
+                     [Piece(json.dumps(line).encode() + b"\n", self.pull_delay)
+                      for line in lines])
+
+    def _generate(self, request: Recorded) -> Reply:
+        model = request.body.get("model")
+        if not any(m == model or m == f"{model}:latest" for m in self.models):
+            return Reply.json({"error": f"model '{model}' not found"}, 404)
+
+        def frame(token: str, _: int) -> bytes:
+            return json.dumps({"model": model, "created_at": "now", "response": token,
+                               "done": False}).encode() + b"\n"
+
+        final = json.dumps({"model": model, "response": "", "done": True,
+                            "done_reason": "stop", "prompt_eval_count": 10,
+                            "eval_count": len(self.tokens)}).encode() + b"\n"
+        return Reply(200, "application/x-ndjson", self.token_pieces(frame, final))
+
+
+class OpenAIFake(ProtocolFake):
+    """An OpenAI-compatible server; ``vllm=True`` adds vLLM's routes and rules."""
+
+    completion_paths = ("/v1/completions",)
+
+    def __init__(self, models: list[str] | None = None, vllm: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.models = models if models is not None else ["Qwen/Qwen2.5-Coder-1.5B"]
+        self.vllm = vllm
+        self.routes = {
+            ("GET", "/v1/models"): self._models,
+            ("POST", "/v1/completions"): self._completions,
+        }
+        if vllm:
+            self.routes[("GET", "/health")] = lambda r: Reply(200, "text/plain", [])
+            self.routes[("GET", "/version")] = lambda r: Reply.json({"version": "0.11.0"})
+
+    def _models(self, _: Recorded) -> Reply:
+        return Reply.json({"object": "list", "data": [
+            {"id": m, "object": "model", "owned_by": "fake", "max_model_len": 32768}
+            for m in self.models]})
+
+    def _error(self, message: str, status: int) -> Reply:
+        return Reply.json({"error": {"message": message, "type": "BadRequestError",
+                                     "param": None, "code": status}}, status)
+
+    def _completions(self, request: Recorded) -> Reply:
+        body = request.body
+        if body.get("model") not in self.models:
+            return self._error(f"The model `{body.get('model')}` does not exist.", 404)
+        if self.vllm and "suffix" in body:
+            return self._error("suffix is not currently supported", 400)
+        if not self.vllm and len(body.get("stop") or []) > 4:
+            return self._error("stop: at most 4 sequences", 400)
+
+        def frame(token: str, _: int) -> bytes:
+            return sse({"id": "cmpl-1", "object": "text_completion", "created": 1,
+                        "model": body["model"],
+                        "choices": [{"text": token, "index": 0, "logprobs": None,
+                                     "finish_reason": None}]})
+
+        final = sse({"id": "cmpl-1", "object": "text_completion", "created": 1,
+                     "model": body["model"],
+                     "choices": [{"text": "", "index": 0, "logprobs": None,
+                                  "finish_reason": "stop"}]}) + b"data: [DONE]\n\n"
+        return Reply(200, "text/event-stream", self.token_pieces(frame, final))
+
+
+class LlamaCppFake(ProtocolFake):
+    """llama-server: /health, /props, /v1/models, /completion, /infill (501 unless fim)."""
+
+    completion_paths = ("/completion", "/infill")
+
+    def __init__(self, model_path: str = "/models/qwen2.5-coder-1.5b-q8_0.gguf",
+                 fim: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_path = model_path
+        self.fim = fim
+        self.loading = False
+        self.cached_tokens = 0
+        self.routes = {
+            ("GET", "/health"): self._health,
+            ("GET", "/props"): lambda r: Reply.json({
+                "default_generation_settings": {"n_ctx": 4096},
+                "model_path": self.model_path, "total_slots": 1}),
+            ("GET", "/v1/models"): lambda r: Reply.json({"object": "list", "data": [
+                {"id": self.model_path, "aliases": [self.model_path], "object": "model",
+                 "owned_by": "llamacpp"}]}),
+            ("POST", "/completion"): self._complete,
+            ("POST", "/infill"): self._infill,
+        }
+
+    def _health(self, _: Recorded) -> Reply:
+        if self.loading:
+            return Reply.json({"error": {"code": 503, "message": "Loading model",
+                                         "type": "unavailable_error"}}, 503)
+        return Reply.json({"status": "ok"})
+
+    def _stream(self) -> Reply:
+        started = time.monotonic()
+
+        def frame(token: str, i: int) -> bytes:
+            return sse({"index": 0, "content": token, "tokens": [i], "stop": False,
+                        "tokens_predicted": i + 1, "tokens_evaluated": 10})
+
+        final = sse({"index": 0, "content": "", "stop": True, "stop_type": "eos",
+                     "tokens_predicted": len(self.tokens), "tokens_evaluated": 10,
+                     "tokens_cached": 10 + len(self.tokens),
+                     "timings": {"cache_n": self.cached_tokens,
+                                 "prompt_n": 10 - self.cached_tokens,
+                                 "prompt_ms": (time.monotonic() - started) * 1000,
+                                 "predicted_n": len(self.tokens), "predicted_ms": 1.0}})
+        return Reply(200, "text/event-stream", self.token_pieces(frame, final))
+
+    def _complete(self, _: Recorded) -> Reply:
+        return self._stream()
+
+    def _infill(self, _: Recorded) -> Reply:
+        if not self.fim:
+            return Reply.json({"error": {
+                "code": 501, "type": "not_supported_error",
+                "message": "Infill is not supported by this model: prefix token is missing. "
+                           "suffix token is missing. middle token is missing. "}}, 501)
+        return self._stream()

@@ -1,0 +1,59 @@
+"""Every schema key is read by the code meant to use it (no more `cutom.format`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, cast
+
+from llama_coder.core.config import SCHEMA, Config, parse_config
+from llama_coder.core.prompt import Snapshot
+from llama_coder.engine import Engine
+from tests.conftest import ROOT
+
+# Properties of Config and the keys they read.
+DERIVED = {"resolved_endpoint": ("endpoint", "backend")}
+
+
+class Recorder:
+    """Wraps a config; notes every dotted key read through it."""
+
+    def __init__(self, target: Any, seen: set[str], prefix: str = "") -> None:
+        self._target, self._seen, self._prefix = target, seen, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        key = self._prefix + name
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return Recorder(value, self._seen, key + ".")
+        self._seen.update(DERIVED.get(name, (key,)))
+        return value
+
+
+NOTEBOOK = ["import os", "# %% [markdown]", "# Title", "# %%", "x = 1", "# %%", "y = "]
+
+
+async def test_every_engine_key_is_read_by_the_engine() -> None:
+    seen: set[str] = set()
+    raw = {"api_key_env": "LLAMA_CODER_UNSET_FOR_TEST",
+           "notebook": {"include_cell_outputs": True},
+           "formats": {"mine": {"prefix": "<a>", "suffix": "<b>", "middle": "<c>"}}}
+    config = cast(Config, Recorder(parse_config(raw).config, seen))
+    engine = Engine(config, environ={})
+    try:
+        engine.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
+        engine.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
+        engine.source()
+    finally:
+        await engine.aclose()
+    engine_keys = {opt.key for opt in SCHEMA if opt.consumer == "engine"}
+    assert engine_keys - seen == set()
+
+
+def test_every_lua_key_is_read_by_the_lua_shim() -> None:
+    lua = "\n".join(p.read_text(encoding="utf-8")
+                    for p in (ROOT / "lua" / "llama_coder").rglob("*.lua"))
+    for opt in SCHEMA:
+        if opt.consumer == "lua":
+            pattern = r"config\." + re.escape(opt.key) + r"\b"
+            assert re.search(pattern, lua), f"{opt.key} is never read in lua/llama_coder"
