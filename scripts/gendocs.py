@@ -17,6 +17,7 @@ from llama_coder.core.config import SCHEMA, Option  # noqa: E402
 
 README = ROOT / "README.md"
 HELP = ROOT / "doc" / "llama-coder.txt"
+LUA_SCHEMA = ROOT / "lua" / "llama_coder" / "schema.lua"
 README_BEGIN, README_END = "<!-- config:begin (scripts/gendocs.py) -->", "<!-- config:end -->"
 HELP_BEGIN = "Generated from the schema by scripts/gendocs.py; edit the schema, not this."
 HELP_END = "End of the generated option list."
@@ -28,8 +29,54 @@ def _lua(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, dict):
-        return "{}"
+        return "{}" if not value else "{ ... }"
     return str(value)
+
+
+def _lua_literal(value: object) -> str:
+    """A Lua expression for a default value (strings in double quotes, escaped)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        items = ", ".join(f'["{k}"] = {_lua_literal(v)}' for k, v in value.items())
+        return "{ " + items + " }" if items else "vim.empty_dict()"
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return str(value)
+
+
+def lua_schema() -> str:
+    lines = [
+        "-- Generated from the Python schema by scripts/gendocs.py; do not edit.",
+        "---@class LlamaCoderOption",
+        "---@field key string dotted name",
+        "---@field kind string",
+        "---@field default any",
+        "---@field min number|nil",
+        "---@field max number|nil",
+        "---@field choices string[]|nil",
+        "",
+        "---@type LlamaCoderOption[]",
+        "return {",
+    ]
+    for opt in SCHEMA:
+        parts = [f'key = "{opt.key}"', f'kind = "{opt.kind}"',
+                 f"default = {_lua_literal(opt.default)}"]
+        if opt.minimum is not None:
+            parts.append(f"min = {_num_lua(opt.minimum)}")
+        if opt.maximum is not None:
+            parts.append(f"max = {_num_lua(opt.maximum)}")
+        if opt.choices:
+            parts.append("choices = { " + ", ".join(f'"{c}"' for c in opt.choices) + " }")
+        lines.append("  { " + ", ".join(parts) + " },")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _num_lua(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def readme_table() -> str:
@@ -71,13 +118,15 @@ def render() -> dict[Path, str]:
     return {
         README: _replace(readme, README_BEGIN, README_END, readme_table(), "README.md"),
         HELP: _replace(helptext, HELP_BEGIN, HELP_END, help_entries(), "doc/llama-coder.txt"),
+        LUA_SCHEMA: lua_schema(),
     }
 
 
 def main(argv: list[str]) -> int:
     stale = []
     for path, text in render().items():
-        if path.read_text(encoding="utf-8") != text:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
             stale.append(path)
             if "--check" not in argv:
                 path.write_text(text, encoding="utf-8")

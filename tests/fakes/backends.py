@@ -21,8 +21,9 @@ from tests.fakes.server import FakeHttpServer, Piece, Recorded, Reply
 class ProtocolFake(FakeHttpServer):
     completion_paths: tuple[str, ...] = ()
 
-    def __init__(self, tokens: list[str] | None = None, delay: float = 0.0) -> None:
-        super().__init__(self._route)
+    def __init__(self, tokens: list[str] | None = None, delay: float = 0.0,
+                 port: int = 0) -> None:
+        super().__init__(self._route, port)
         self.tokens = tokens if tokens is not None else ["x", " = ", "1"]
         self.delay = delay  # seconds before each token
         self.first_delay = 0.0  # extra seconds before the first token (prompt evaluation)

@@ -76,15 +76,18 @@ _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request
 class FakeHttpServer:
     """Start with ``with server:`` (or :meth:`start`); ``url`` is its address."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, port: int = 0) -> None:
         self.handler = handler
+        self.port = port  # 0: an ephemeral port, known once started
         self.requests: list[Recorded] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self.port = 0
+        # Close, without an answer, the next request that arrives on a reused
+        # connection (as a server does with a keep-alive connection it dropped).
+        self.drop_reused_once = False
 
     @property
     def url(self) -> str:
@@ -117,7 +120,7 @@ class FakeHttpServer:
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._server = loop.run_until_complete(
-            asyncio.start_server(self._connection, "127.0.0.1", 0)
+            asyncio.start_server(self._connection, "127.0.0.1", self.port)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -125,10 +128,11 @@ class FakeHttpServer:
             loop.run_forever()
         finally:
             self._server.close()
-            for task in asyncio.all_tasks(loop):
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
                 task.cancel()
             with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.sleep(0))
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.close()
 
     # --- recording helpers (called from the test thread) ---------------------------
@@ -150,12 +154,18 @@ class FakeHttpServer:
     async def _connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        served = 0
         try:
             while True:
                 request = await self._read_request(reader)
                 if request is None:
                     return
                 request.peer = writer.get_extra_info("peername")
+                if served and self.drop_reused_once:
+                    self.drop_reused_once = False
+                    writer.transport.abort()
+                    return
+                served += 1
                 with self._lock:
                     self.requests.append(request)
                 keep = await self._respond(request, reader, writer)

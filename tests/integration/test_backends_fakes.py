@@ -84,6 +84,18 @@ async def test_one_connection_is_reused(any_fake: Any) -> None:
     assert len(fake.completions()) == 2 and len(peers) == 1
 
 
+async def test_stale_keep_alive_connection_is_retried_once(any_fake: Any) -> None:
+    kind, fake = any_fake
+    backend = backend_for(fake, kind)
+    try:
+        assert await collect(backend) == "x = 1"
+        fake.drop_reused_once = True
+        assert await collect(backend) == "x = 1"
+    finally:
+        await backend.aclose()
+    assert len({r.peer for r in fake.completions()}) == 2
+
+
 async def test_cancel_closes_the_connection_within_100ms(any_fake: Any) -> None:
     kind, fake = any_fake
     fake.tokens = ["a"] * 50

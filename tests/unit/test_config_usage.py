@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from typing import Any, cast
 
+from llama_coder.controller import CompletionRequest, Controller
 from llama_coder.core.config import SCHEMA, Config, parse_config
 from llama_coder.core.prompt import Snapshot
-from llama_coder.engine import Engine
 from tests.conftest import ROOT
 
 # Properties of Config and the keys they read.
@@ -30,6 +31,11 @@ class Recorder:
         return value
 
 
+class SilentEditor:
+    def send(self, kind: str, payload: Any) -> None:
+        pass
+
+
 NOTEBOOK = ["import os", "# %% [markdown]", "# Title", "# %%", "x = 1", "# %%", "y = "]
 
 
@@ -39,13 +45,18 @@ async def test_every_engine_key_is_read_by_the_engine() -> None:
            "notebook": {"include_cell_outputs": True},
            "formats": {"mine": {"prefix": "<a>", "suffix": "<b>", "middle": "<c>"}}}
     config = cast(Config, Recorder(parse_config(raw).config, seen))
-    engine = Engine(config, environ={})
+    controller = Controller(SilentEditor(), environ={})
+    controller.apply(config)
+    engine = controller.engine
+    assert engine is not None
     try:
         engine.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
         engine.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
         engine.source()
+        request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
+        controller._partial_sender(request, asyncio.Event())
     finally:
-        await engine.aclose()
+        await controller.shutdown()
     engine_keys = {opt.key for opt in SCHEMA if opt.consumer == "engine"}
     assert engine_keys - seen == set()
 

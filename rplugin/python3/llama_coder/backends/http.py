@@ -214,10 +214,8 @@ class HttpSession:
         response: httpx.Response | None = None
         chunks: AsyncIterator[bytes] | None = None
         try:
-            request = self.client.build_request("POST", path, json=body)
             response = await self._race(
-                self.client.send(request, stream=True), waiter,
-                min(first_deadline, total_deadline), first=True,
+                self._send(path, body), waiter, min(first_deadline, total_deadline), first=True,
             )
             if response.status_code >= 300:
                 text = await self._race(response.aread(), waiter, total_deadline, first=False)
@@ -251,6 +249,18 @@ class HttpSession:
                 if state is not None and state.complete and chunks is not None:
                     await self._drain(chunks)
                 await response.aclose()
+
+    async def _send(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        """Send, retrying once when a reused keep-alive connection turns out to have
+        been closed by the server before it answered anything (a stale pool entry)."""
+        for attempt in (1, 2):
+            request = self.client.build_request("POST", path, json=body)
+            try:
+                return await self.client.send(request, stream=True)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _drain(self, chunks: AsyncIterator[bytes]) -> None:
         deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS

@@ -16,10 +16,20 @@ from typing import Any, Literal
 
 PREFIX = "llama_coder: "
 
-Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list"]
+Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list",
+               "key", "filetypes"]
 Consumer = Literal["engine", "lua"]
 
 BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
+# Filetypes where automatic suggestions are off unless `filetypes` says otherwise.
+DEFAULT_FILETYPES: dict[str, bool] = {
+    "*": True, "help": False, "gitcommit": False, "gitrebase": False, "hgcommit": False,
+    "svn": False, "cvs": False, "TelescopePrompt": False, "TelescopeResults": False,
+    "snacks_picker_input": False, "minifiles": False, "oil": False, "qf": False,
+    "netrw": False, "NvimTree": False, "neo-tree": False, "lazy": False, "mason": False,
+    "checkhealth": False, "dap-repl": False, "noice": False, ".": False,
+}
+
 DEFAULT_ENDPOINTS = {
     "ollama": "http://127.0.0.1:11434",
     "llamacpp": "http://127.0.0.1:8080",
@@ -47,6 +57,10 @@ class Option:
             return "table of templates"
         if self.kind == "string_list":
             return "list of strings"
+        if self.kind == "key":
+            return "key or false"
+        if self.kind == "filetypes":
+            return "table of filetype = boolean"
         return self.kind
 
 
@@ -110,6 +124,30 @@ SCHEMA: tuple[Option, ...] = (
     Option("llamacpp.t_max_predict_ms", "integer", 1000, "llama-server stops generating this "
            "many milliseconds after the first new line (bounds server work per suggestion).",
            minimum=0),
+    Option("keymap.accept", "key", "<Tab>", "Insert-mode key that accepts the suggestion; "
+           "without a suggestion the key does what it did before. false: no mapping.",
+           consumer="lua"),
+    Option("keymap.accept_word", "key", "<C-Right>", "Accept the next word of the suggestion.",
+           consumer="lua"),
+    Option("keymap.accept_line", "key", "<C-Down>", "Accept the next line of the suggestion.",
+           consumer="lua"),
+    Option("keymap.dismiss", "key", "<C-]>", "Hide the suggestion.", consumer="lua"),
+    Option("keymap.trigger", "key", "<M-\\>", "Ask for a suggestion now (works with "
+           "delay = -1).", consumer="lua"),
+    Option("filetypes", "filetypes", dict(DEFAULT_FILETYPES), "Filetypes with automatic "
+           "suggestions on (true) or off (false), merged over the defaults (off for help, "
+           "gitcommit, pickers and file trees...); '*' is every other filetype.",
+           consumer="lua"),
+    Option("trigger.min_chars", "integer", 1, "Least non-blank characters before the cursor "
+           "(in the prompt window) for an automatic suggestion.", minimum=0, consumer="lua"),
+    Option("ui.hide_during_completion", "boolean", True, "Hide the suggestion while a popup "
+           "menu (native, nvim-cmp, blink.cmp) is visible.", consumer="lua"),
+    Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
+           "in, instead of once complete."),
+    Option("python", "string", "", "Python for the engine. Empty: g:python3_host_prog, else "
+           "the plugin's own .venv, else python3.", consumer="lua"),
+    Option("log.level", "choice", "info", "Engine log level (the log file is under "
+           "stdpath('log')).", choices=("debug", "info", "warn", "error")),
 )
 
 OPTIONS: dict[str, Option] = {opt.key: opt for opt in SCHEMA}
@@ -159,6 +197,31 @@ class LlamaCppConfig:
 
 
 @dataclass(frozen=True)
+class KeymapConfig:
+    accept: str | bool
+    accept_word: str | bool
+    accept_line: str | bool
+    dismiss: str | bool
+    trigger: str | bool
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    min_chars: int
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    hide_during_completion: bool
+    show_while_streaming: bool
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. Build it with :func:`parse_config`."""
 
@@ -180,6 +243,12 @@ class Config:
     ollama: OllamaConfig
     openai: OpenAIConfig
     llamacpp: LlamaCppConfig
+    keymap: KeymapConfig
+    filetypes: Mapping[str, bool]
+    trigger: TriggerConfig
+    ui: UiConfig
+    python: str
+    log: LogConfig
 
     @property
     def resolved_endpoint(self) -> str:
@@ -194,6 +263,10 @@ _SECTIONS: dict[str, type[Any]] = {
     "ollama": OllamaConfig,
     "openai": OpenAIConfig,
     "llamacpp": LlamaCppConfig,
+    "keymap": KeymapConfig,
+    "trigger": TriggerConfig,
+    "ui": UiConfig,
+    "log": LogConfig,
 }
 
 
@@ -288,6 +361,18 @@ def _check(opt: Option, value: object) -> tuple[Any, str | None]:
         if isinstance(value, str):
             return value, None
         return None, f"{opt.key} must be a string, got {_show(value)}"
+    if opt.kind == "key":
+        if value is False or (isinstance(value, str) and value.strip()):
+            return value, None
+        return None, f"{opt.key} must be a key such as '<Tab>', or false, got {_show(value)}"
+    if opt.kind == "filetypes":
+        if isinstance(value, list) and not value:
+            return dict(opt.default), None
+        if isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
+        ):
+            return {**opt.default, **value}, None
+        return None, f"{opt.key} must be a table of filetype = true/false, got {_show(value)}"
     if opt.kind == "string_list":
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value), None

@@ -1,0 +1,41 @@
+-- Messages from the engine arrive here (exec_lua notifications): one entry point,
+-- dispatched by kind. Runs on the main loop, never in a fast event.
+local M = {}
+
+---@type table<integer, table> health reports by token
+M.health_reports = {}
+
+--- msgpack nil inside tables arrives as vim.NIL: make it a plain nil.
+---@param value any
+---@return any
+local function denil(value)
+  if value == vim.NIL then
+    return nil
+  end
+  if type(value) == 'table' then
+    for k, v in pairs(value) do
+      value[k] = denil(v)
+    end
+  end
+  return value
+end
+
+---@param kind string
+---@param payload table
+function M.receive(kind, payload)
+  payload = denil(payload)
+  require('llama_coder.engine').healthy()
+  if kind == 'result' then
+    require('llama_coder.trigger').on_result(payload)
+  elseif kind == 'status' then
+    require('llama_coder.status').set(payload.state, payload)
+  elseif kind == 'notify' then
+    require('llama_coder.notify').notify(payload.message, payload.level)
+  elseif kind == 'ask_pull' then
+    require('llama_coder.model').ask(payload)
+  elseif kind == 'health' then
+    M.health_reports[payload.token] = payload
+  end
+end
+
+return M

@@ -1,0 +1,183 @@
+-- The Python engine as a co-process of its own: started lazily (jobstart with rpc,
+-- which returns at once), restarted on the next keystroke if it died, and spoken to
+-- only with notifications, so Neovim never waits on it.
+local notify = require('llama_coder.notify')
+local status = require('llama_coder.status')
+
+local M = {}
+
+---@type integer|nil the RPC channel of a running engine
+M.chan = nil
+local stderr_lines = {} ---@type string[]
+local last_start = nil ---@type integer|nil
+local RESTART_MS = 2000 -- a failing engine is not respawned more often than this
+local PIP = 'pynvim msgpack httpx'
+local exiting = false -- set on VimLeavePre: never start an engine while Neovim quits
+
+---@return string the plugin's root directory
+function M.root()
+  local source = debug.getinfo(1, 'S').source:sub(2)
+  return vim.fn.fnamemodify(source, ':p:h:h:h')
+end
+
+---@return string
+function M.log_path()
+  return vim.fn.stdpath('log') .. '/llama-coder.log'
+end
+
+---@return string
+function M.python()
+  local config = require('llama_coder.config').current()
+  if config.python ~= '' then
+    return vim.fn.expand(config.python)
+  end
+  local host = vim.g.python3_host_prog
+  if type(host) == 'string' and host ~= '' then
+    return vim.fn.expand(host)
+  end
+  local own = M.root() .. '/.venv/bin/python'
+  if vim.fn.executable(own) == 1 then
+    return own
+  end
+  return 'python3'
+end
+
+--- The engine answered: it started fine, so if it dies later the next keystroke may
+--- restart it at once (the restart pause is for engines that die while starting).
+function M.healthy()
+  last_start = nil
+end
+
+---@return boolean
+function M.running()
+  return M.chan ~= nil
+end
+
+local function on_exit(chan, code)
+  if M.chan ~= chan then
+    return
+  end
+  M.chan = nil
+  local err = table.concat(stderr_lines, '\n')
+  local python = M.python()
+  if code == 3 or err:find('missing Python package', 1, true) or err:find('No module named') then
+    notify.notify(
+      ('the engine needs Python packages that %s lacks; install them with:\n  %s -m pip install %s'):format(
+        python,
+        python,
+        PIP
+      ),
+      'error'
+    )
+    status.set('error', { detail = 'engine: missing packages' })
+  elseif code ~= 0 and code ~= 143 then
+    notify.notify(('the engine stopped (exit code %d); it restarts on the next keystroke'):format(code), 'warn')
+    status.set('error', { detail = 'engine stopped' })
+  else
+    status.set('stopped')
+  end
+end
+
+--- Start the engine unless it runs (or failed a moment ago). Never blocks.
+---@return integer|nil channel
+function M.ensure()
+  if M.chan then
+    return M.chan
+  end
+  if exiting then
+    return nil
+  end
+  local now = vim.uv.now()
+  if last_start and now - last_start < RESTART_MS then
+    return nil
+  end
+  last_start = now
+  local config = require('llama_coder.config').current()
+  local python = M.python()
+  local rplugin = M.root() .. '/rplugin/python3'
+  local pythonpath = vim.env.PYTHONPATH and (rplugin .. ':' .. vim.env.PYTHONPATH) or rplugin
+  stderr_lines = {}
+  local ok, chan = pcall(vim.fn.jobstart, {
+    python,
+    '-m',
+    'llama_coder.host',
+    '--log',
+    M.log_path(),
+    '--level',
+    config.log.level,
+  }, {
+    rpc = true,
+    env = { PYTHONPATH = pythonpath },
+    on_stderr = function(_, data)
+      for _, line in ipairs(data or {}) do
+        if line ~= '' and #stderr_lines < 50 then
+          table.insert(stderr_lines, line)
+        end
+      end
+    end,
+    on_exit = function(job, code)
+      vim.schedule(function()
+        on_exit(job, code)
+      end)
+    end,
+  })
+  if not ok or type(chan) ~= 'number' or chan <= 0 then
+    notify.notify(
+      ('cannot start the engine with %s; set `python` in setup() or g:python3_host_prog, then: %s -m pip install %s'):format(
+        python,
+        python,
+        PIP
+      ),
+      'error'
+    )
+    status.set('error', { detail = 'no python' })
+    return nil
+  end
+  M.chan = chan
+  status.set('starting')
+  M.send('llama_coder_configure', require('llama_coder.config').user)
+  return chan
+end
+
+--- Send a notification to the engine, starting it if needed. Never waits.
+---@param method string
+---@param ... any
+---@return boolean sent
+function M.send(method, ...)
+  local chan = M.chan or M.ensure()
+  if not chan then
+    return false
+  end
+  local ok = pcall(vim.rpcnotify, chan, method, ...)
+  if not ok then
+    -- A dead channel: forget it; the next keystroke starts a new engine.
+    M.chan = nil
+    return false
+  end
+  return true
+end
+
+--- Send only to a running engine (cancel has nothing to cancel otherwise).
+---@param method string
+---@param ... any
+function M.send_if_running(method, ...)
+  if M.chan then
+    pcall(vim.rpcnotify, M.chan, method, ...)
+  end
+end
+
+--- Neovim is quitting: stop for good.
+function M.shutdown()
+  exiting = true
+  M.stop()
+end
+
+function M.stop()
+  if M.chan then
+    local chan = M.chan
+    M.chan = nil
+    pcall(vim.fn.jobstop, chan)
+  end
+end
+
+return M

@@ -1,0 +1,110 @@
+-- llama-coder.nvim: inline code completion from a model you run yourself.
+-- Public API; see :help llama-coder.
+local M = {}
+
+local function ghost()
+  return require('llama_coder.ghost')
+end
+local function trigger()
+  return require('llama_coder.trigger')
+end
+local function status()
+  return require('llama_coder.status')
+end
+
+--- Configure (again). Keys as in :help llama-coder-config, nested as tables.
+---@param opts table|nil
+function M.setup(opts)
+  local config = require('llama_coder.config')
+  config.setup(opts)
+  vim.api.nvim_set_hl(0, 'LlamaCoderSuggestion', { link = 'Comment', default = true })
+  trigger().setup()
+  require('llama_coder.keymaps').setup()
+  local engine = require('llama_coder.engine')
+  if engine.running() then
+    engine.send('llama_coder_configure', config.user) -- reconfigure the running engine
+  end
+  status().changed()
+end
+
+---@return string short state for statuslines: idle, thinking, downloading N%, paused, error: ..., off
+function M.status()
+  return status().text()
+end
+
+---@return boolean
+function M.is_visible()
+  return ghost().is_visible()
+end
+
+---@return string|nil the suggestion on screen
+function M.suggestion()
+  return ghost().suggestion()
+end
+
+---@return boolean accepted
+function M.accept()
+  return ghost().accept()
+end
+
+---@return boolean accepted
+function M.accept_word()
+  return ghost().accept_word()
+end
+
+---@return boolean accepted
+function M.accept_line()
+  return ghost().accept_line()
+end
+
+function M.dismiss()
+  trigger().cancel()
+  ghost().clear()
+end
+
+--- Ask for a suggestion now (works while paused and with delay = -1).
+function M.trigger()
+  trigger().fire(true)
+end
+
+function M.pause()
+  status().paused = true
+  M.dismiss()
+  status().changed()
+end
+
+function M.resume()
+  status().paused = false
+  status().changed()
+end
+
+function M.toggle()
+  if status().paused then
+    M.resume()
+  else
+    M.pause()
+  end
+end
+
+--- The lines :LlamaCoderStatus prints.
+---@return string[]
+function M.status_lines()
+  local s = status()
+  local config = require('llama_coder.config').current()
+  local info = s.engine.info or {}
+  local engine = require('llama_coder.engine')
+  local lines = {
+    'llama-coder: ' .. s.text(),
+    ('  backend   %s'):format(info.backend or config.backend),
+    ('  endpoint  %s'):format(info.endpoint or (config.endpoint ~= '' and config.endpoint or '(default)')),
+    ('  model     %s'):format(info.model or (config.model ~= '' and config.model or '(default)')),
+    ('  format    %s (prompt built by the %s)'):format(info.format or config.format, info.fim_side or '?'),
+    ('  engine    %s'):format(engine.running() and 'running' or 'not started'),
+    ('  latency   %s'):format(info.latency_ms and (info.latency_ms .. ' ms') or '-'),
+  }
+  local err = s.engine.message ~= '' and s.engine.message or info.last_error
+  table.insert(lines, '  last error ' .. ((err and err ~= '') and err or '-'))
+  return lines
+end
+
+return M

@@ -1,0 +1,72 @@
+-- The plugin's state for statuslines, kept in Lua so a redraw never calls Python.
+local M = {}
+
+---@class LlamaCoderEngineState
+---@field state string idle | thinking | downloading | error | starting | stopped
+---@field detail string short reason for an error
+---@field message string the whole error message
+---@field percent integer|nil download progress
+---@field info table backend, endpoint, model, format, fim_side, latency_ms, last_error
+M.engine = { state = 'stopped', detail = '', message = '', percent = nil, info = {} }
+M.paused = false
+
+local last_text = nil
+
+---@param buf integer|nil
+---@return boolean
+function M.filetype_enabled(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  local config = require('llama_coder.config').current()
+  local ft = vim.bo[buf].filetype
+  local enabled = config.filetypes[ft]
+  if enabled == nil then
+    enabled = config.filetypes['*']
+  end
+  return enabled ~= false
+end
+
+---@return string
+function M.text()
+  if M.paused then
+    return 'paused'
+  end
+  if not M.filetype_enabled() then
+    return 'off'
+  end
+  local e = M.engine
+  if e.state == 'downloading' then
+    return ('downloading %d%%'):format(e.percent or 0)
+  elseif e.state == 'error' then
+    return 'error: ' .. (e.detail ~= '' and e.detail or 'see :LlamaCoderStatus')
+  elseif e.state == 'stopped' or e.state == 'starting' then
+    return 'idle'
+  end
+  return e.state
+end
+
+--- Tell statuslines when the text changed.
+function M.changed()
+  local text = M.text()
+  if text == last_text then
+    return
+  end
+  last_text = text
+  vim.api.nvim_exec_autocmds('User', { pattern = 'LlamaCoderStatus', modeline = false })
+  vim.cmd('redrawstatus')
+end
+
+---@param state string
+---@param extra table|nil
+function M.set(state, extra)
+  extra = extra or {}
+  M.engine.state = state
+  M.engine.detail = extra.detail or ''
+  M.engine.message = extra.message or ''
+  M.engine.percent = extra.percent
+  if extra.info then
+    M.engine.info = extra.info
+  end
+  M.changed()
+end
+
+return M

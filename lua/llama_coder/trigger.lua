@@ -1,0 +1,242 @@
+-- The typing path: autocmds, one debounce timer, the filters, and the request sent to
+-- the engine. Every keystroke cancels the pending timer and the request in flight.
+local engine = require('llama_coder.engine')
+local ghost = require('llama_coder.ghost')
+local status = require('llama_coder.status')
+
+local M = {}
+
+M.request_id = 0
+---@type table|nil the request in flight: id, buf, tick, row, col
+M.pending = nil
+local timer = nil ---@type uv.uv_timer_t|nil
+local NOTEBOOK_MAX_LINES = 20000
+
+local function stop_timer()
+  if timer then
+    timer:stop()
+  end
+end
+
+--- Cancel the debounce and the request in flight (the engine closes its connection).
+function M.cancel()
+  stop_timer()
+  if M.pending then
+    engine.send_if_running('llama_coder_cancel', M.pending.id)
+    M.pending = nil
+  end
+end
+
+--- Is a request scheduled or in flight? (For tests and benchmarks.)
+---@return boolean
+function M.busy()
+  return M.pending ~= nil or (timer ~= nil and timer:is_active())
+end
+
+--- The prefix window's first line: the engine's formula (core/prompt.py window()).
+---@param row integer
+---@param prefix_lines integer
+---@return integer
+function M.window_start(row, prefix_lines)
+  local step = math.max(1, math.floor(prefix_lines / 4))
+  local start = math.max(0, row - prefix_lines)
+  return start - start % step
+end
+
+---@param buf integer
+---@param manual boolean
+---@return string|nil why no request is sent
+local function blocked(buf, manual)
+  local config = require('llama_coder.config').current()
+  if not vim.api.nvim_get_mode().mode:find('^i') then
+    return 'not in insert mode'
+  end
+  if vim.bo[buf].buftype ~= '' or not vim.bo[buf].modifiable then
+    return 'special buffer'
+  end
+  if not manual then
+    if status.paused then
+      return 'paused'
+    end
+    if not status.filetype_enabled(buf) then
+      return 'filetype off'
+    end
+  end
+  return nil
+end
+
+---@param lines string[]
+---@param upto integer number of lines (of ``lines``) before the cursor line
+---@param before string cursor line up to the cursor
+---@param min integer
+---@return boolean
+local function enough_prefix(lines, upto, before, min)
+  if min <= 0 then
+    return true
+  end
+  local count = #before:gsub('%s', '')
+  for i = upto, 1, -1 do
+    if count >= min then
+      return true
+    end
+    count = count + #lines[i]:gsub('%s', '')
+  end
+  return count >= min
+end
+
+--- Send a request for the cursor's place now.
+---@param manual boolean|nil
+function M.fire(manual)
+  manual = manual or false
+  local buf = vim.api.nvim_get_current_buf()
+  if blocked(buf, manual) then
+    return
+  end
+  local config = require('llama_coder.config').current()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local row, col = cursor[1] - 1, cursor[2]
+  local line_count = vim.api.nvim_buf_line_count(buf)
+  local first = M.window_start(row, config.context.prefix_lines)
+  local last = math.min(line_count, row + 1 + config.context.suffix_lines)
+  local ft = vim.bo[buf].filetype
+  if ft == 'python' and line_count <= NOTEBOOK_MAX_LINES and vim.fn.search([[^\s*#\s\?%%]], 'nw') > 0 then
+    first, last = 0, line_count -- a percent-format notebook: every cell counts
+  end
+  local lines = vim.api.nvim_buf_get_lines(buf, first, last, false)
+  local before = (lines[row - first + 1] or ''):sub(1, col)
+  if not manual and not enough_prefix(lines, row - first, before, config.trigger.min_chars) then
+    return
+  end
+  M.cancel()
+  M.request_id = M.request_id + 1
+  local tick = vim.api.nvim_buf_get_changedtick(buf)
+  local name = vim.api.nvim_buf_get_name(buf)
+  M.pending = { id = M.request_id, buf = buf, tick = tick, row = row, col = col }
+  engine.send('llama_coder_complete', {
+    id = M.request_id,
+    buf = buf,
+    tick = tick,
+    row = row,
+    col = col,
+    first_line = first,
+    lines = lines,
+    path = name ~= '' and vim.fn.fnamemodify(name, ':.') or '',
+    abspath = name,
+    filetype = ft,
+    expandtab = vim.bo[buf].expandtab,
+    tabstop = vim.bo[buf].tabstop,
+  })
+end
+
+--- (Re)start the debounce: a request ``delay`` ms after the last change.
+function M.schedule()
+  local config = require('llama_coder.config').current()
+  stop_timer()
+  if config.delay < 0 then
+    return
+  end
+  timer = timer or vim.uv.new_timer()
+  timer:start(config.delay, 0, vim.schedule_wrap(function()
+    M.fire(false)
+  end))
+end
+
+--- A result from the engine: drawn only if it still fits the buffer, cursor and mode.
+---@param payload table
+function M.on_result(payload)
+  local p = M.pending
+  if not p or payload.id ~= p.id then
+    return
+  end
+  if not payload.partial then
+    M.pending = nil
+  end
+  local buf = vim.api.nvim_get_current_buf()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  if
+    buf ~= payload.buf
+    or vim.api.nvim_buf_get_changedtick(buf) ~= payload.tick
+    or cursor[1] - 1 ~= payload.row
+    or cursor[2] ~= payload.col
+    or not vim.api.nvim_get_mode().mode:find('^i')
+  then
+    return
+  end
+  if type(payload.text) == 'string' and payload.text ~= '' then
+    ghost.show(buf, payload.row, payload.col, payload.text)
+  elseif not payload.partial then
+    ghost.clear()
+  end
+end
+
+local last_seen = nil ---@type string|nil
+
+local function on_change()
+  local buf = vim.api.nvim_get_current_buf()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local key = table.concat({ buf, vim.api.nvim_buf_get_changedtick(buf), cursor[1], cursor[2] }, ':')
+  if key == last_seen then
+    return -- CursorMovedI right after TextChangedI for the same keystroke
+  end
+  last_seen = key
+  local result = ghost.on_text_changed()
+  if result == 'unchanged' or result == 'through' then
+    return -- typing through the suggestion: no request, no flicker
+  end
+  M.cancel()
+  if not status.paused and status.filetype_enabled(buf) then
+    M.schedule()
+  end
+end
+
+local function on_leave()
+  M.cancel()
+  ghost.clear()
+  last_seen = nil
+end
+
+function M.setup()
+  local group = vim.api.nvim_create_augroup('llama_coder', { clear = true })
+  vim.api.nvim_create_autocmd('InsertEnter', {
+    group = group,
+    callback = function()
+      if status.filetype_enabled() and not status.paused then
+        engine.ensure() -- lazily, on the first InsertEnter; jobstart never blocks
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd({ 'TextChangedI', 'TextChangedP', 'CursorMovedI' }, {
+    group = group,
+    callback = on_change,
+  })
+  vim.api.nvim_create_autocmd({ 'InsertLeavePre', 'BufLeave', 'WinLeave' }, {
+    group = group,
+    callback = on_leave,
+  })
+  vim.api.nvim_create_autocmd({ 'CompleteChanged', 'CompleteDone' }, {
+    group = group,
+    callback = function()
+      vim.schedule(ghost.refresh)
+    end,
+  })
+  vim.api.nvim_create_autocmd('User', {
+    group = group,
+    pattern = { 'BlinkCmpMenuOpen', 'BlinkCmpMenuClose' },
+    callback = function()
+      vim.schedule(ghost.refresh)
+    end,
+  })
+  vim.api.nvim_create_autocmd('VimLeavePre', {
+    group = group,
+    callback = function()
+      M.cancel()
+      engine.shutdown()
+    end,
+  })
+  vim.api.nvim_create_autocmd('BufEnter', {
+    group = group,
+    callback = status.changed,
+  })
+end
+
+return M

@@ -1,0 +1,360 @@
+"""Turns messages from the Lua shim into completions, and reports back through an Editor.
+
+No pynvim here: the plugin class hands every message to one method of this class,
+and results go back through :class:`Editor` (notifications to Lua, never waiting
+for Neovim). At most one completion runs at a time; a newer one cancels it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from llama_coder.backends.base import PullProgress
+from llama_coder.core.config import Config, parse_config
+from llama_coder.core.errors import LlamaCoderError, clip
+from llama_coder.core.notebook import parse_ipynb_outputs
+from llama_coder.core.prompt import Snapshot, byte_col_to_char
+from llama_coder.engine import Completion, Engine
+from llama_coder.log import LOGGER, add_secret, set_level
+
+ERROR_REPEAT_SECONDS = 60.0  # the same error is notified again at most this often
+STREAM_UPDATE_SECONDS = 0.05  # partial suggestions at most this often
+
+
+class Editor(Protocol):
+    """The way back to Neovim: fire-and-forget messages to the Lua shim."""
+
+    def send(self, kind: str, payload: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    id: int
+    buf: int
+    tick: int
+    row: int  # 0-based
+    col: int  # byte column
+    first_line: int
+    lines: list[str]
+    path: str = ""
+    abspath: str = ""
+    filetype: str = ""
+    expandtab: bool = True
+    tabstop: int = 8
+
+    @classmethod
+    def from_lua(cls, raw: Mapping[str, Any]) -> CompletionRequest:
+        return cls(
+            id=int(raw["id"]), buf=int(raw["buf"]), tick=int(raw["tick"]),
+            row=int(raw["row"]), col=int(raw["col"]), first_line=int(raw["first_line"]),
+            lines=[str(line) for line in raw["lines"]], path=str(raw.get("path", "")),
+            abspath=str(raw.get("abspath", "")), filetype=str(raw.get("filetype", "")),
+            expandtab=bool(raw.get("expandtab", True)), tabstop=int(raw.get("tabstop", 8)),
+        )
+
+
+class Controller:
+    def __init__(self, editor: Editor, environ: Mapping[str, str] | None = None) -> None:
+        self.editor = editor
+        self.environ = dict(os.environ if environ is None else environ)
+        self.engine: Engine | None = None
+        self._current: tuple[int, asyncio.Event, asyncio.Task[None]] | None = None
+        self._models: dict[str, str] = {}  # source key -> ready | asking | missing | ...
+        self._last_error: tuple[str, float] | None = None
+        self.last_latency_ms: float | None = None
+        self.problems: list[str] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- configuration ---------------------------------------------------------------
+
+    def configure(self, raw: Mapping[str, Any] | None) -> None:
+        """Validate what setup() received (one message naming every problem) and apply it."""
+        result = parse_config(raw or {})
+        self.problems = result.problems
+        if result.problems:
+            self._notify("\n".join(result.problems), "warn")
+        self.apply(result.config)
+
+    def apply(self, config: Config) -> None:
+        old = self.engine
+        self.cancel_current()
+        self.engine = Engine(config, self.environ, warn=lambda m: self._notify(m, "warn"))
+        set_level(config.log.level)
+        add_secret(self.engine.backend.settings.api_key)
+        self._models.clear()
+        self._last_error = None
+        if old is not None:
+            self._spawn(old.aclose())
+        self._status("idle")
+
+    @property
+    def config(self) -> Config:
+        return self._engine().config
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            self.configure({})
+        assert self.engine is not None
+        return self.engine
+
+    # --- completions -----------------------------------------------------------------
+
+    def complete(self, raw: Mapping[str, Any]) -> None:
+        """Start a completion for a request from Lua, cancelling the one in flight."""
+        try:
+            request = CompletionRequest.from_lua(raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            LOGGER.warning("ignoring a malformed request: %s", exc)
+            return
+        previous = self._current
+        cancel = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._run(request, cancel, previous))
+        self._current = (request.id, cancel, task)
+
+    def cancel(self, request_id: int | None = None) -> None:
+        current = self._current
+        if current is not None and (request_id is None or current[0] == request_id):
+            current[1].set()
+
+    def cancel_current(self) -> None:
+        self.cancel(None)
+
+    async def _run(
+        self,
+        request: CompletionRequest,
+        cancel: asyncio.Event,
+        previous: tuple[int, asyncio.Event, asyncio.Task[None]] | None,
+    ) -> None:
+        if previous is not None:
+            previous[1].set()
+            await asyncio.wait({previous[2]})  # at most one request in flight
+        engine = self._engine()
+        delivered = False
+        try:
+            if cancel.is_set() or not await self._model_ready(engine):
+                return
+            snapshot = await self._snapshot(request, engine.config)
+            if cancel.is_set():
+                return
+            self._status("thinking")
+            completion = await engine.complete(
+                snapshot, cancel, self._partial_sender(request, cancel),
+                expandtab=request.expandtab, tabstop=request.tabstop,
+            )
+            if cancel.is_set():
+                self._status("idle")
+                return
+            self._deliver(request, completion)
+            delivered = True
+        except LlamaCoderError as exc:
+            if not cancel.is_set():
+                self._fail(exc)
+        except Exception:
+            LOGGER.exception("internal error while completing")
+            self._fail(LlamaCoderError("internal error (details in the log file)"))
+        finally:
+            if self._current is not None and self._current[0] == request.id:
+                self._current = None
+            if not delivered and not cancel.is_set():
+                self.editor.send("result", self._payload(request, None))  # nothing to show
+
+    def _partial_sender(self, request: CompletionRequest, cancel: asyncio.Event) -> Any:
+        if not self._engine().config.ui.show_while_streaming:
+            return None
+        last = [0.0]
+
+        def send(text: str) -> None:
+            now = time.monotonic()
+            if text and not cancel.is_set() and now - last[0] >= STREAM_UPDATE_SECONDS:
+                last[0] = now
+                self.editor.send("result", self._payload(request, text, partial=True))
+
+        return send
+
+    @staticmethod
+    def _payload(request: CompletionRequest, text: str | None, partial: bool = False
+                 ) -> dict[str, Any]:
+        return {"id": request.id, "buf": request.buf, "tick": request.tick,
+                "row": request.row, "col": request.col, "text": text, "partial": partial}
+
+    def _deliver(self, request: CompletionRequest, completion: Completion) -> None:
+        self.last_latency_ms = completion.elapsed_ms
+        self._last_error = None
+        payload = self._payload(request, completion.text)
+        payload["cached"] = completion.from_cache
+        self.editor.send("result", payload)
+        s = completion.stats
+        LOGGER.debug("completion %d: %.0f ms (first chunk %s ms), route %s, prompt %s, "
+                     "cached %s, predicted %s, cache hit %s", request.id, completion.elapsed_ms,
+                     completion.first_chunk_ms, s.route, s.prompt_tokens, s.cached_tokens,
+                     s.predicted_tokens, completion.from_cache)
+        self._status("idle")
+
+    async def _snapshot(self, request: CompletionRequest, config: Config) -> Snapshot:
+        local = request.row - request.first_line
+        line = request.lines[local] if 0 <= local < len(request.lines) else ""
+        outputs = None
+        if config.notebook.include_cell_outputs and request.abspath:
+            outputs = await asyncio.to_thread(_read_outputs, request.abspath)
+        return Snapshot(request.lines, request.first_line, request.row,
+                        byte_col_to_char(line, request.col), request.path, request.filetype,
+                        outputs)
+
+    # --- the model: check once, offer to pull -----------------------------------------
+
+    def _model_key(self, engine: Engine) -> str:
+        cfg = engine.config
+        return f"{cfg.backend}|{cfg.resolved_endpoint}|{cfg.model}"
+
+    async def _model_ready(self, engine: Engine) -> bool:
+        key = self._model_key(engine)
+        state = self._models.get(key)
+        if state == "ready":
+            return True
+        if state is not None:
+            return False  # asking, pulling, declined or missing: no requests meanwhile
+        check = await engine.check_model()  # an unreachable server raises: checked again later
+        if check.status in ("present", "unknown"):
+            self._models[key] = "ready"
+            self._status("idle")
+            return True
+        if engine.backend.capabilities.can_pull:
+            self._models[key] = "asking"
+            self.editor.send("ask_pull", {"model": check.model, "message": check.message})
+        else:
+            self._models[key] = "missing"
+            self._fail(LlamaCoderError(check.message), kind="model missing")
+        return False
+
+    def pull_answer(self, model: str, answer: str) -> None:
+        engine = self._engine()
+        key = self._model_key(engine)
+        if answer != "download":
+            self._models[key] = "declined"
+            self._status("idle")
+            return
+        self._models[key] = "pulling"
+        self._spawn(self._pull(engine, key, model))
+
+    async def _pull(self, engine: Engine, key: str, model: str) -> None:
+        last_percent = [-1]
+
+        def progress(p: PullProgress) -> None:
+            percent = p.percent
+            if percent is not None and percent != last_percent[0]:
+                last_percent[0] = percent
+                self._status("downloading", percent=percent)
+
+        self._status("downloading", percent=0)
+        try:
+            await engine.backend.pull_model(model, progress)
+        except LlamaCoderError as exc:
+            self._models[key] = "missing"
+            self._fail(exc)
+            return
+        except Exception:
+            LOGGER.exception("internal error while pulling %s", model)
+            self._models[key] = "missing"
+            self._fail(LlamaCoderError("internal error while downloading (see the log file)"))
+            return
+        self._models.pop(key, None)  # checked again on the next completion
+        self._notify(f"model {model} downloaded", "info")
+        self._status("idle")
+
+    # --- :checkhealth and :LlamaCoderStatus -------------------------------------------
+
+    def health(self, token: int) -> None:
+        self._spawn(self._health(token))
+
+    async def _health(self, token: int) -> None:
+        engine = self._engine()
+        report: dict[str, Any] = {"token": token, "info": self.info(), "problems": self.problems}
+        try:
+            probe = await engine.backend.probe()
+            report["reachable"] = probe.reachable
+            report["latency_ms"] = round(probe.latency_ms, 1)
+            report["probe"] = probe.detail
+            if probe.reachable:
+                check = await engine.check_model()
+                report["model_status"] = check.status
+                report["model_message"] = check.message
+                report["info"] = self.info()
+        except LlamaCoderError as exc:
+            report["error"] = str(exc)
+        except Exception:
+            LOGGER.exception("internal error in the health check")
+            report["error"] = "internal error (see the log file)"
+        report["warning"] = engine.resolution.warning or ""
+        self.editor.send("health", report)
+
+    def info(self) -> dict[str, Any]:
+        engine = self._engine()
+        cfg = engine.config
+        template = engine.resolution.template
+        return {
+            "backend": cfg.backend,
+            "endpoint": cfg.resolved_endpoint,
+            "model": engine.backend.model or "(the server's)",
+            "format": template.name,
+            "fim_side": self._fim_side(engine),
+            "latency_ms": None if self.last_latency_ms is None else round(self.last_latency_ms),
+            "last_error": self._last_error[0] if self._last_error else "",
+            "api_key_env": cfg.api_key_env,
+            "api_key_set": bool(engine.backend.settings.api_key),
+        }
+
+    @staticmethod
+    def _fim_side(engine: Engine) -> str:
+        cfg = engine.config
+        resolution = engine.resolution
+        if cfg.backend == "llamacpp" and (resolution.template.server_fim or resolution.guessed):
+            supported = getattr(engine.backend, "infill_supported", lambda: None)()
+            if supported is not False:
+                return "server (llama.cpp /infill)"
+        if cfg.backend == "openai" and cfg.openai.send_suffix:
+            return "server (suffix)"
+        return "client"
+
+    # --- reporting ----------------------------------------------------------------------
+
+    def _status(self, state: str, **extra: Any) -> None:
+        self.editor.send("status", {"state": state, "info": self.info(), **extra})
+
+    def _notify(self, message: str, level: str) -> None:
+        self.editor.send("notify", {"message": message, "level": level})
+
+    def _fail(self, error: LlamaCoderError, kind: str | None = None) -> None:
+        message = str(error)
+        now = time.monotonic()
+        last = self._last_error
+        if last is None or last[0] != message or now - last[1] > ERROR_REPEAT_SECONDS:
+            self._notify(message, "error")
+            self._last_error = (message, now)
+        LOGGER.warning("%s", message)
+        self._status("error", detail=kind or error.short, message=clip(message, 300))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self) -> None:
+        self.cancel_current()
+        if self.engine is not None:
+            await self.engine.aclose()
+
+
+def _read_outputs(abspath: str) -> list[list[str]] | None:
+    ipynb = Path(abspath).with_suffix(".ipynb")
+    try:
+        if ipynb.is_file() and ipynb.stat().st_size < 20_000_000:
+            return parse_ipynb_outputs(ipynb.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return None

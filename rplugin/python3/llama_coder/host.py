@@ -1,0 +1,54 @@
+"""The engine process the Lua shim starts: ``python -m llama_coder.host --log FILE``.
+
+It attaches to Neovim over stdio and hosts :class:`LlamaCoderPlugin`, dispatching
+each notification to the handler its pynvim decorator names. Running as its own
+process means no ``:UpdateRemotePlugins``, and a crash is restarted by the shim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llama_coder.host")
+    parser.add_argument("--log", default="")
+    parser.add_argument("--level", default="info")
+    args = parser.parse_args(argv)
+
+    from llama_coder.log import LOGGER, setup_logging
+
+    setup_logging(args.log, args.level)
+    try:
+        import pynvim
+
+        from llama_coder.plugin import LlamaCoderPlugin, handlers
+    except ImportError as exc:  # the shim reports this with the pip command that fixes it
+        print(f"llama_coder: missing Python package: {exc.name}", file=sys.stderr)
+        return 3
+
+    nvim = pynvim.attach("stdio")
+    plugin = LlamaCoderPlugin(nvim)
+    table = handlers(plugin)
+
+    def on_request(name: str, args: list[Any]) -> Any:
+        handler = table.get(name)
+        return handler(args) if handler else None
+
+    def on_notification(name: str, args: list[Any]) -> None:
+        handler = table.get(name)
+        if handler is None:
+            LOGGER.warning("unknown message %s", name)
+            return
+        handler(args)
+
+    LOGGER.info("engine started (python %s)", sys.version.split()[0])
+    nvim.run_loop(on_request, on_notification, err_cb=lambda msg: LOGGER.error("%s", msg))
+    LOGGER.info("engine stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
