@@ -11,7 +11,7 @@ M.chan = nil
 local stderr_lines = {} ---@type string[]
 local last_start = nil ---@type integer|nil
 local RESTART_MS = 2000 -- a failing engine is not respawned more often than this
-local PIP = 'pynvim msgpack httpx'
+local PIP = 'pynvim msgpack httpx sniffio'
 local exiting = false -- set on VimLeavePre: never start an engine while Neovim quits
 
 ---@return string the plugin's root directory

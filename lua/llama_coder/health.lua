@@ -10,7 +10,7 @@ local function python_packages(python)
   local code = table.concat({
     'import sys, importlib.metadata as m',
     'out = [sys.version.split()[0]]',
-    'for p in ("pynvim", "httpx", "msgpack"):',
+    'for p in ("pynvim", "httpx", "msgpack", "sniffio"):',
     '    try: out.append(p + " " + m.version(p))',
     '    except Exception: out.append(p + " MISSING")',
     'print("|".join(out))',
@@ -68,7 +68,7 @@ function M.check()
     h.ok(('Python %s at %s'):format(versions[1], python))
     for i = 2, #versions do
       if versions[i]:find('MISSING') then
-        h.error(versions[i], { ('%s -m pip install pynvim msgpack httpx'):format(python) })
+        h.error(versions[i], { ('%s -m pip install pynvim msgpack httpx sniffio'):format(python) })
       else
         h.ok(versions[i])
       end

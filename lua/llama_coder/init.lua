@@ -93,6 +93,8 @@ function M.status_lines()
   local config = require('llama_coder.config').current()
   local info = s.engine.info or {}
   local engine = require('llama_coder.engine')
+  local last = trigger().last_result
+  local latency = last and last.stats and last.stats.elapsed_ms or info.latency_ms
   local lines = {
     'llama-coder: ' .. s.text(),
     ('  backend   %s'):format(info.backend or config.backend),
@@ -100,7 +102,7 @@ function M.status_lines()
     ('  model     %s'):format(info.model or (config.model ~= '' and config.model or '(default)')),
     ('  format    %s (prompt built by the %s)'):format(info.format or config.format, info.fim_side or '?'),
     ('  engine    %s'):format(engine.running() and 'running' or 'not started'),
-    ('  latency   %s'):format(info.latency_ms and (info.latency_ms .. ' ms') or '-'),
+    ('  latency   %s'):format(latency and (('%.0f ms'):format(latency)) or '-'),
   }
   local err = s.engine.message ~= '' and s.engine.message or info.last_error
   table.insert(lines, '  last error ' .. ((err and err ~= '') and err or '-'))

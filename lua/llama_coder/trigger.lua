@@ -7,6 +7,9 @@ local status = require('llama_coder.status')
 local M = {}
 
 M.request_id = 0
+---@type table|nil the last result from the engine, with its stats (timings, cache)
+M.last_result = nil
+M.dropped = 0 -- results that came too late for the buffer, cursor or mode
 ---@type table|nil the request in flight: id, buf, tick, row, col
 M.pending = nil
 local timer = nil ---@type uv.uv_timer_t|nil
@@ -150,6 +153,7 @@ function M.on_result(payload)
   end
   if not payload.partial then
     M.pending = nil
+    M.last_result = payload
   end
   local buf = vim.api.nvim_get_current_buf()
   local cursor = vim.api.nvim_win_get_cursor(0)
@@ -160,6 +164,7 @@ function M.on_result(payload)
     or cursor[2] ~= payload.col
     or not vim.api.nvim_get_mode().mode:find('^i')
   then
+    M.dropped = M.dropped + 1
     return
   end
   if type(payload.text) == 'string' and payload.text ~= '' then

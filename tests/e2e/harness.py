@@ -32,15 +32,16 @@ vim.cmd('filetype indent off')
 vim.o.swapfile = false
 vim.o.shada = ''
 vim.g.python3_host_prog = vim.env.LLAMA_CODER_PYTHON
-local opts = vim.json.decode(vim.env.LLAMA_CODER_OPTS)
-require('llama_coder').setup(opts)
+if vim.env.LLAMA_CODER_OPTS ~= 'null' then -- null: the plugin stays off (benchmarks)
+  require('llama_coder').setup(vim.json.decode(vim.env.LLAMA_CODER_OPTS))
+end
 """
 
 
 class Editor:
     """A child Neovim. ``opts`` go to setup(); the engine uses this test's Python."""
 
-    def __init__(self, opts: dict[str, Any], home: Path | None = None,
+    def __init__(self, opts: dict[str, Any] | None, home: Path | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.home = home or Path(tempfile.mkdtemp(prefix="llama-coder-nvim-"))
         init = self.home / "init.lua"

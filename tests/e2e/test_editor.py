@@ -428,7 +428,7 @@ def test_engine_without_pynvim_says_how_to_fix(editor_factory: Callable[..., Edi
         pytest.skip("system python has pynvim")
     ed.edit(tmp_path / "a.py", "x = 1\n")
     ed.type("Go")
-    ed.wait(lambda: "pip install pynvim msgpack httpx" in ed.messages(), message="advice")
+    ed.wait(lambda: "pip install pynvim msgpack httpx sniffio" in ed.messages(), message="advice")
     assert "Traceback" not in ed.messages()
     ed.type("abc")
     ed.wait(lambda: ed.lines()[1] == "abc", message="typing unaffected")

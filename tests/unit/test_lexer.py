@@ -54,3 +54,25 @@ def test_comment_opener_that_starts_with_a_bracket_is_retracted() -> None:
     assert lexer.feed("*") is False
     assert lexer.retract == "("
     assert lexer.mode is Mode.BLOCK_COMMENT
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SYNTAXES = [Syntax.of(detect_language(ft, "")) for ft in
+            ("python", "c", "lua", "html", "ocaml", "javascript", "rust", "julia", "sql")]
+TOKENS = [*"ab (){}[]\"'`#/*-=<>!|\\\n%", "--[[", "]]", '"""', "<!--", "-->", "(*", "*)",
+          "#=", "=#"]
+TEXT = st.lists(st.sampled_from(TOKENS), max_size=80).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(SYNTAXES), TEXT, TEXT)
+def test_fast_feed_text_equals_char_by_char(syntax: Syntax, text: str, more: str) -> None:
+    fast, slow = Lexer(syntax), Lexer(syntax)
+    fast.feed_text(text)
+    for ch in text:
+        slow.feed(ch)
+    assert vars(fast) == vars(slow)
+    # And they go on to judge the same characters the same way.
+    assert [fast.feed(ch) for ch in more] == [slow.feed(ch) for ch in more]

@@ -24,6 +24,9 @@ from llama_coder.engine import Completion, Engine
 from llama_coder.log import LOGGER, add_secret, set_level
 
 ERROR_REPEAT_SECONDS = 60.0  # the same error is notified again at most this often
+# "thinking" shows only for requests still running after this long: a fast answer
+# makes no statusline flicker and costs no messages.
+THINKING_AFTER_SECONDS = 0.06
 STREAM_UPDATE_SECONDS = 0.05  # partial suggestions at most this often
 
 
@@ -47,6 +50,7 @@ class CompletionRequest:
     filetype: str = ""
     expandtab: bool = True
     tabstop: int = 8
+    received_ns: int = 0  # monotonic clock, when the engine got it (for benchmarks)
 
     @classmethod
     def from_lua(cls, raw: Mapping[str, Any]) -> CompletionRequest:
@@ -56,6 +60,7 @@ class CompletionRequest:
             lines=[str(line) for line in raw["lines"]], path=str(raw.get("path", "")),
             abspath=str(raw.get("abspath", "")), filetype=str(raw.get("filetype", "")),
             expandtab=bool(raw.get("expandtab", True)), tabstop=int(raw.get("tabstop", 8)),
+            received_ns=time.monotonic_ns(),
         )
 
 
@@ -69,6 +74,8 @@ class Controller:
         self._last_error: tuple[str, float] | None = None
         self.last_latency_ms: float | None = None
         self.problems: list[str] = []
+        self._shown_state = ""  # the state Lua shows now
+        self._thinking: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- configuration ---------------------------------------------------------------
@@ -142,7 +149,7 @@ class Controller:
             snapshot = await self._snapshot(request, engine.config)
             if cancel.is_set():
                 return
-            self._status("thinking")
+            self._announce_thinking()
             completion = await engine.complete(
                 snapshot, cancel, self._partial_sender(request, cancel),
                 expandtab=request.expandtab, tabstop=request.tabstop,
@@ -159,6 +166,9 @@ class Controller:
             LOGGER.exception("internal error while completing")
             self._fail(LlamaCoderError("internal error (details in the log file)"))
         finally:
+            if self._thinking is not None:
+                self._thinking.cancel()
+                self._thinking = None
             if self._current is not None and self._current[0] == request.id:
                 self._current = None
             if not delivered and not cancel.is_set():
@@ -187,9 +197,16 @@ class Controller:
         self.last_latency_ms = completion.elapsed_ms
         self._last_error = None
         payload = self._payload(request, completion.text)
-        payload["cached"] = completion.from_cache
-        self.editor.send("result", payload)
         s = completion.stats
+        payload["stats"] = {
+            "cached": completion.from_cache, "elapsed_ms": round(completion.elapsed_ms, 2),
+            "first_chunk_ms": completion.first_chunk_ms, "route": s.route,
+            "prompt_tokens": s.prompt_tokens, "cached_tokens": s.cached_tokens,
+            "predicted_tokens": s.predicted_tokens, "prompt_ms": s.prompt_ms,
+            "predicted_ms": s.predicted_ms,
+            "received_ns": request.received_ns, "sent_ns": time.monotonic_ns(),
+        }
+        self.editor.send("result", payload)
         LOGGER.debug("completion %d: %.0f ms (first chunk %s ms), route %s, prompt %s, "
                      "cached %s, predicted %s, cache hit %s", request.id, completion.elapsed_ms,
                      completion.first_chunk_ms, s.route, s.prompt_tokens, s.cached_tokens,
@@ -323,7 +340,16 @@ class Controller:
 
     # --- reporting ----------------------------------------------------------------------
 
+    def _announce_thinking(self) -> None:
+        if self._thinking is not None:
+            self._thinking.cancel()
+        loop = asyncio.get_running_loop()
+        self._thinking = loop.call_later(THINKING_AFTER_SECONDS, self._status, "thinking")
+
     def _status(self, state: str, **extra: Any) -> None:
+        if state == "idle" and self._shown_state == "idle" and not extra:
+            return  # nothing changed for Lua
+        self._shown_state = state
         self.editor.send("status", {"state": state, "info": self.info(), **extra})
 
     def _notify(self, message: str, level: str) -> None:

@@ -38,8 +38,84 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Cancelled(Exception):
-    """The caller's cancel event was set."""
+class _Fired(Exception):
+    """The watchdog ended a read: ``kind`` is "cancel", "first" or "total"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class _Watchdog:
+    """Interrupts a stream's reads when the cancel event is set or a deadline passes.
+
+    The asyncio.timeout pattern: reads run in the consumer's own task (no task per
+    read), and the watchdog cancels that task, but only while it is inside one of
+    our reads; otherwise the event waits until the next read, so the consumer's
+    own code is never interrupted. Its own cancellations come out as :class:`_Fired`.
+    """
+
+    def __init__(self, cancel: asyncio.Event | None) -> None:
+        self.task = asyncio.current_task()
+        self.loop = asyncio.get_running_loop()
+        self.reading = False
+        self.fired = ""  # the kind that cancelled the task inside a read
+        self.pending = ""  # a kind that came while the task was elsewhere
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[Any] | None = None
+        if cancel is not None:
+            self._waiter = self.loop.create_task(cancel.wait())
+            self._waiter.add_done_callback(self._on_cancel_event)
+
+    def _on_cancel_event(self, waiter: asyncio.Task[Any]) -> None:
+        if not waiter.cancelled():
+            self._fire("cancel")
+
+    def arm(self, deadline: float, kind: str) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(deadline, self._fire, kind)
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._waiter is not None:
+            self._waiter.cancel()
+        self.task = None
+
+    def _fire(self, kind: str) -> None:
+        if self.task is None or self.fired or self.pending:
+            return
+        if self.reading:
+            self.fired = kind
+            self.task.cancel()
+        else:
+            self.pending = kind
+
+    async def guard(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` in this task, interruptible by the watchdog."""
+        if self.pending:
+            _close(awaitable)
+            raise _Fired(self.pending)
+        self.reading = True
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not self.fired:
+                raise  # someone else cancelled the task
+            uncancel = getattr(self.task, "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+            raise _Fired(self.fired) from None
+        finally:
+            self.reading = False
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    """A coroutine that will never be awaited: close it (no "never awaited" warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
 
 
 def error_message(body: str) -> str:
@@ -204,38 +280,42 @@ class HttpSession:
     ) -> AsyncGenerator[bytes, None]:
         """POST ``body`` and yield the answer's bytes as they arrive.
 
-        Ends quietly when ``cancel`` is set; raises a typed error on failure.
+        Ends quietly when ``cancel`` is set; raises a typed error on failure. Reads
+        happen in the consumer's task, which must not await anything else while it
+        iterates (a cancel or deadline interrupts the read in progress).
         """
         loop = asyncio.get_running_loop()
         start = loop.time()
-        first_deadline = start + self.settings.first_chunk_timeout
+        first_deadline = min(start + self.settings.first_chunk_timeout,
+                             start + self.settings.total_timeout)
         total_deadline = start + self.settings.total_timeout
-        waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        dog = _Watchdog(cancel)
         response: httpx.Response | None = None
         chunks: AsyncIterator[bytes] | None = None
         try:
-            response = await self._race(
-                self._send(path, body), waiter, min(first_deadline, total_deadline), first=True,
-            )
+            dog.arm(first_deadline, "first")
+            response = await dog.guard(self._send(path, body))
             if response.status_code >= 300:
-                text = await self._race(response.aread(), waiter, total_deadline, first=False)
+                dog.arm(total_deadline, "total")
+                text = await dog.guard(response.aread())
                 raise error_for_status(
                     response.status_code, text.decode("utf-8", "replace"), self.endpoint
                 )
             chunks = response.aiter_bytes().__aiter__()
             got_first = False
             while True:
-                deadline = total_deadline if got_first else min(first_deadline, total_deadline)
                 try:
-                    chunk = await self._race(
-                        chunks.__anext__(), waiter, deadline, first=not got_first
-                    )
+                    chunk = await dog.guard(chunks.__anext__())
                 except StopAsyncIteration:
                     return
-                got_first = got_first or bool(chunk)
+                if chunk and not got_first:
+                    got_first = True
+                    dog.arm(total_deadline, "total")
                 yield chunk
-        except Cancelled:
-            return
+        except _Fired as fired:
+            if fired.kind == "cancel":
+                return
+            raise self._timeout(fired.kind) from None
         except LlamaCoderError as exc:
             raise self._scrub(exc) from None
         except Exception as exc:  # mapped to a typed error below
@@ -243,12 +323,21 @@ class HttpSession:
                 error_for_exception(exc, self.endpoint, self.settings.connect_timeout)
             ) from None
         finally:
-            if waiter is not None:
-                waiter.cancel()
+            dog.disarm()
             if response is not None:
                 if state is not None and state.complete and chunks is not None:
                     await self._drain(chunks)
                 await response.aclose()
+
+    def _timeout(self, kind: str) -> LlamaCoderError:
+        if kind == "first":
+            return FirstChunkTimeout(
+                f"no answer from {self.endpoint} within "
+                f"{self.settings.first_chunk_timeout:g} s (timeout.first_chunk)"
+            )
+        return TotalTimeout(
+            f"the suggestion took longer than {self.settings.total_timeout:g} s (timeout.total)"
+        )
 
     async def _send(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
         """Send, retrying once when a reused keep-alive connection turns out to have
@@ -263,46 +352,12 @@ class HttpSession:
         raise AssertionError("unreachable")
 
     async def _drain(self, chunks: AsyncIterator[bytes]) -> None:
-        deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
+        dog = _Watchdog(None)
+        dog.arm(asyncio.get_running_loop().time() + DRAIN_SECONDS, "total")
         try:
             while True:
-                await self._race(chunks.__anext__(), None, deadline, first=False)
-        except (StopAsyncIteration, LlamaCoderError, httpx.HTTPError):
+                await dog.guard(chunks.__anext__())
+        except (StopAsyncIteration, _Fired, LlamaCoderError, httpx.HTTPError):
             return
-
-    async def _race(
-        self,
-        awaitable: Awaitable[T],
-        waiter: asyncio.Future[Any] | None,
-        deadline: float,
-        first: bool,
-    ) -> T:
-        """``awaitable``'s result, unless the cancel event or the deadline comes first."""
-        task = asyncio.ensure_future(awaitable)
-        pending: set[asyncio.Future[Any]] = {task}
-        if waiter is not None:
-            pending.add(waiter)
-        timeout = max(0.0, deadline - asyncio.get_running_loop().time())
-        try:
-            done, _ = await asyncio.wait(
-                pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if task in done:
-            return task.result()
-        task.cancel()
-        await asyncio.wait({task})  # let it unwind; its outcome is of no interest now
-        if not task.cancelled():
-            task.exception()
-        if waiter is not None and waiter in done:
-            raise Cancelled
-        if first:
-            raise FirstChunkTimeout(
-                f"no answer from {self.endpoint} within "
-                f"{self.settings.first_chunk_timeout:g} s (timeout.first_chunk)"
-            )
-        raise TotalTimeout(
-            f"the suggestion took longer than {self.settings.total_timeout:g} s (timeout.total)"
-        )
+        finally:
+            dog.disarm()

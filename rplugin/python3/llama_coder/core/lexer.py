@@ -9,6 +9,8 @@ same answers.
 from __future__ import annotations
 
 import copy
+import functools
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -68,8 +70,49 @@ class Lexer:
         return copy.copy(self)
 
     def feed_text(self, text: str) -> None:
-        for ch in text:
-            self.feed(ch)
+        """Feed ``text``; the same end state as feeding it character by character.
+
+        Runs of characters that can neither start nor end anything in the current
+        state are skipped with one regex match; the rest go through :meth:`feed`.
+        """
+        pos, end = 0, len(text)
+        while pos < end:
+            boring = self._boring()
+            if boring is not None:
+                match = boring.match(text, pos)
+                if match is not None:
+                    self._skip(match.group())
+                    pos = match.end()
+                    continue
+            self.feed(text[pos])
+            pos += 1
+
+    def _boring(self) -> re.Pattern[str] | None:
+        syn, mode = self.syntax, self.mode
+        if mode is Mode.CODE:
+            block = syn.block_comment[0] if syn.block_comment else ""
+            return _run_without(syn.quotes + (syn.line_comment or "") + block)
+        if mode is Mode.STRING:
+            if self._escaped:
+                return None
+            newline = "\n" if len(self._delim) == 1 else ""
+            return _run_without(self._delim[0] + (syn.escape or "") + newline)
+        if mode is Mode.LINE_COMMENT:
+            if syn.block_comment and syn.line_comment and self._string_len <= len(
+                syn.block_comment[0]
+            ):
+                return None  # still where a block opener could complete (Lua --[[)
+            return _run_without("\n")
+        return _run_without(self._delim)
+
+    def _skip(self, run: str) -> None:
+        """What feeding ``run`` (a run of boring characters) one by one would do."""
+        self._tail = (self._tail + run[-_TAIL:])[-_TAIL:]
+        self.retract = ""
+        if self.mode is Mode.CODE:
+            self._empty_string_quote = ""
+        else:
+            self._string_len += len(run)
 
     def feed(self, ch: str) -> bool:
         """Advance over ``ch``; True when ``ch`` is part of code (not string or comment)."""
@@ -163,6 +206,14 @@ class Lexer:
         if self._string_len >= len(delim) and self._tail.endswith(delim):
             self.mode = Mode.CODE
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _run_without(chars: str) -> re.Pattern[str]:
+    """A pattern for a non-empty run of characters not in ``chars``."""
+    if not chars:
+        return re.compile(r".+", re.DOTALL)
+    return re.compile("[^" + "".join(re.escape(c) for c in sorted(set(chars))) + "]+")
 
 
 def lexer_after(syntax: Syntax, text: str) -> Lexer:

@@ -1,0 +1,138 @@
+"""``make bench``: the numbers users care about, measured in a real Neovim.
+
+    python -m bench            every figure (several minutes)
+    python -m bench --quick    fewer samples, for a first look
+    python -m bench --only overhead,scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import figures
+from bench.stats import fmt, table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nvim = subprocess.run([_nvim(), "--version"],
+                          capture_output=True, text=True).stdout.splitlines()[0]
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}, {nvim}")
+
+
+def _nvim() -> str:
+    from tests.e2e.harness import nvim_binary
+
+    return nvim_binary()
+
+
+def run(only: set[str], quick: bool) -> dict[str, Any]:
+    plan = {
+        "overhead": lambda: figures.plugin_overhead(60 if quick else 200),
+        "scale": lambda: figures.scale(20 if quick else 60),
+        "through": lambda: figures.typing_through_and_cache(30 if quick else 100),
+        "memory": lambda: figures.memory(1000 if quick else 10_000),
+        "typing": lambda: figures.typing_cost(400 if quick else 2000, 1 if quick else 2),
+        "real": lambda: figures.real_model(15 if quick else 40),
+    }
+    results: dict[str, Any] = {}
+    for name, fn in plan.items():
+        if only and name not in only:
+            continue
+        started = time.monotonic()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results[name] = fn()
+        results[name]["seconds"] = round(time.monotonic() - started, 1)
+    return results
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out: list[tuple[str, str, str, str]] = []
+
+    def ok(cond: bool) -> str:
+        return "yes" if cond else "NO"
+
+    if "overhead" in r:
+        o = r["overhead"]["overhead_ms"]
+        out.append(("1 plugin overhead p50 / p95 (instant fake)",
+                    f"{fmt(o['median'], ' ms')} / {fmt(o['p95'], ' ms')} (n={o['n']})",
+                    "<= 3 ms / <= 10 ms", ok(o["median"] <= 3 and o["p95"] <= 10)))
+    if "real" in r:
+        g, ours = r["real"]["time_to_ghost_ms"], r["real"]["ours_ms"]
+        out.append(("2 time to ghost, llama-server + SmolLM2, p50 / p90",
+                    f"{fmt(g['median'], ' ms')} / {fmt(g['p90'], ' ms')} (n={g['n']}, "
+                    f"missed {r['real']['missed']})", "p50 < 1500 ms", ok(g["median"] < 1500)))
+        out.append(("2 ... of which ours (minus server, minus delay) p50",
+                    fmt(ours["median"], " ms"), "-", "-"))
+        out.append(("2 prompt tokens from the server's KV cache",
+                    f"{fmt(100 * r['real']['cache_share'])} %", ">= 80 %",
+                    ok(r["real"]["cache_share"] >= 0.8)))
+    if "typing" in r:
+        t = r["typing"]
+        out.append((f"3 typing cost, {t['keys']} keys, on/off busy time",
+                    f"{fmt(sum(t['busy_ms_on']), ' ms')} / {fmt(sum(t['busy_ms_off']), ' ms')}"
+                    f" = {fmt(t['ratio'])}", "<= 1.05", ok(t["ratio"] <= 1.05)))
+        w = t["wasted"]
+        out.append(("4 wasted work per 100 keys: requests / cancelled / tokens unseen",
+                    f"{fmt(w['requests'])} / {fmt(w['cancelled'])} / "
+                    f"{fmt(w['tokens_never_shown'])}", "lower is better", "-"))
+    if "scale" in r:
+        s = r["scale"]
+        out.append(("5 overhead p50 at 100 / 10k / 100k lines",
+                    " / ".join(fmt(s[k]["median"], " ms") for k in ("100", "10000", "100000")),
+                    "100k <= 1.2x 100", ok(s["ratio_100k_to_100"] <= 1.2)))
+    if "memory" in r:
+        m = r["memory"]
+        out.append((f"6 engine RSS at start / after {m['completions']} completions",
+                    f"{fmt(m['rss_start_mb'], ' MB')} / {fmt(m['rss_end_mb'], ' MB')}",
+                    "<= 60 MB, growth < 5 MB",
+                    ok(m["rss_end_mb"] <= 60 and m["growth_mb"] < 5)))
+    if "through" in r:
+        t2 = r["through"]
+        out.append(("7 typing-through: key to updated ghost p50 / p95",
+                    f"{fmt(t2['typing_through_ms']['median'], ' ms')} / "
+                    f"{fmt(t2['typing_through_ms']['p95'], ' ms')}", "-", "-"))
+        out.append(("7 cache hit: key to ghost minus delay p50 / p95",
+                    f"{fmt(t2['cache_hit_ms']['median'], ' ms')} / "
+                    f"{fmt(t2['cache_hit_ms']['p95'], ' ms')}", "-", "-"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
+        ["overhead", "scale", "through", "memory", "typing", "real"]))
+    args = parser.parse_args(argv)
+    only = {x for x in args.only.split(",") if x}
+    results = run(only, args.quick)
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+              "quick": args.quick, "results": results}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"\n{report['machine']}\n{report['date']}{' (quick)' if args.quick else ''}\n")
+    print(table(rows(results)))
+    print(f"\nJSON: {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The benchmark figures, each in a real Neovim 0.11.4 with the plugin loaded."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import instrument
+from bench.stats import summary
+from devtools import llama_server
+from tests.e2e.harness import ROOT, Editor
+from tests.fakes.backends import OllamaFake
+
+NS = 1e9
+
+
+@contextlib.contextmanager
+def editor(opts: dict[str, Any], setup: bool = True) -> Iterator[Editor]:
+    ed = Editor(opts if setup else None)  # None: the same Neovim, setup() never called
+    instrument.install(ed)
+    try:
+        yield ed
+    finally:
+        ed.close()
+
+
+def wait_shown(ed: Editor, count: int, timeout: float, poll: float = 0.02) -> bool:
+    """Timestamps come from Neovim, so polling rarely (``poll`` s) perturbs less."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if instrument.shown_count(ed) >= count:
+            return True
+        time.sleep(poll)
+    return False
+
+
+def _overhead_samples(fake: OllamaFake, ed: Editor, triggers: int, delay_ms: int) -> list[float]:
+    """Keystroke -> ghost, minus the delay and the server's own time, in ms."""
+    samples = []
+    for i in range(triggers):
+        before = len(fake.completions())
+        shown = instrument.shown_count(ed)
+        ed.nvim.input("q")  # never the suggestion's first character: a new request
+        if not wait_shown(ed, shown + 1, 10):
+            continue
+        key = instrument.last_key_ns(ed) / NS
+        ghost = instrument.last_shown_ns(ed) / NS
+        requests = fake.completions()[before:]
+        if len(requests) != 1 or requests[0].finished_at is None:
+            continue
+        server = requests[0].finished_at - requests[0].received_at
+        samples.append((ghost - key - delay_ms / 1000 - server) * 1000)
+        if i % 50 == 49:
+            ed.nvim.input("<CR>")  # keep lines short
+            wait_settled(ed)
+    return samples
+
+
+def wait_settled(ed: Editor, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not ed.lua("return require('llama_coder.trigger').busy()"):
+            return
+        time.sleep(0.02)
+
+
+def plugin_overhead(triggers: int = 200, delay_ms: int = 10) -> dict[str, Any]:
+    with OllamaFake(tokens=["x", " = ", "1"]) as fake, tempfile.TemporaryDirectory() as tmp, \
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms}) as ed:
+        ed.edit(Path(tmp) / "a.py", "def f(x):\n    return x\n")
+        ed.type("Go")
+        wait_settled(ed)
+        _overhead_samples(fake, ed, 10, delay_ms)  # warm-up: engine start, imports, model check
+        samples = _overhead_samples(fake, ed, triggers, delay_ms)
+    return {"overhead_ms": summary(samples)}
+
+
+def scale(triggers: int = 60, delay_ms: int = 10) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for size in (100, 10_000, 100_000):
+        text = "".join(f"value_{i} = compute({i}, {i % 7})\n" for i in range(size))
+        with OllamaFake(tokens=["x"]) as fake, tempfile.TemporaryDirectory() as tmp, \
+                editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms}) as ed:
+            ed.edit(Path(tmp) / "big.py", text)
+            ed.nvim.command(f"normal! {size // 2}G")
+            ed.type("o")
+            wait_settled(ed)
+            _overhead_samples(fake, ed, 10, delay_ms)
+            samples = _overhead_samples(fake, ed, triggers, delay_ms)
+        result[str(size)] = summary(samples)
+    base = result["100"]["median"]
+    result["ratio_100k_to_100"] = result["100000"]["median"] / base if base > 0 else float("nan")
+    return result
+
+
+def _session_keys(source: str, keys: int, seed: int) -> list[tuple[str, float]]:
+    """Insert-mode typing of real code: 30-80 ms per key, a pause at each line end."""
+    rng = random.Random(seed)
+    out: list[tuple[str, float]] = []
+    for line in source.splitlines():
+        for ch in line.lstrip():
+            out.append(("<lt>" if ch == "<" else ch, rng.uniform(0.03, 0.08)))
+            if len(out) >= keys:
+                return out
+        out.append(("<CR>", rng.uniform(0.3, 0.6)))  # pause at the line end
+    return out[:keys]
+
+
+def typing_cost(keys: int = 2000, rounds: int = 2, delay_ms: int = 150) -> dict[str, Any]:
+    """Neovim's busy time for the same keys, plugin on vs off, alternating runs."""
+    source = (ROOT / "rplugin/python3/llama_coder/core/stopper.py").read_text() * 4
+    script = _session_keys(source, keys, seed=7)
+    busy: dict[str, list[float]] = {"on": [], "off": []}
+    wasted: dict[str, Any] = {}
+    for round_no in range(rounds):
+        for mode in ("on", "off"):
+            with OllamaFake(tokens=["for", " x", " in", " y", ":"], delay=0.02) as fake, \
+                    tempfile.TemporaryDirectory() as tmp, \
+                    editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms,
+                            "keymap": {"accept": False}}, setup=mode == "on") as ed:
+                ed.edit(Path(tmp) / "s.py", "")
+                ed.nvim.command("set autoindent")
+                ed.type("i")
+                instrument.reset(ed)
+                for key, gap in script:
+                    ed.nvim.input(key)
+                    time.sleep(gap)
+                wait_settled(ed)
+                data = instrument.get(ed)
+                busy[mode].append(data["busy_ns"] / 1e6)
+                if mode == "on" and round_no == 0:
+                    wasted = _wasted(fake, ed, len(script))
+    on, off = sum(busy["on"]), sum(busy["off"])
+    return {"keys": len(script), "busy_ms_on": busy["on"], "busy_ms_off": busy["off"],
+            "ratio": on / off if off else float("nan"), "wasted": wasted}
+
+
+def _wasted(fake: OllamaFake, ed: Editor, keys: int) -> dict[str, float]:
+    requests = fake.completions()
+    cancelled = [r for r in requests if r.disconnected_at is not None]
+    shown = instrument.shown_count(ed)
+    dropped = int(ed.lua("return require('llama_coder.trigger').dropped"))
+    tokens_unseen = sum(r.pieces_sent for r in cancelled)
+    per = 100 / keys
+    return {"requests": len(requests) * per, "cancelled": len(cancelled) * per,
+            "tokens_never_shown": tokens_unseen * per, "results_dropped": dropped * per,
+            "ghosts_shown": shown * per}
+
+
+def typing_through_and_cache(samples: int = 100) -> dict[str, Any]:
+    through: list[float] = []
+    cached: list[float] = []
+    long_answer = ["abcdefghijklmnopqrstuvwxyz" * 8]
+    with OllamaFake(tokens=long_answer) as fake, tempfile.TemporaryDirectory() as tmp, \
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": 10}) as ed:
+        ed.edit(Path(tmp) / "a.py", "")
+        ed.type("o")
+        for _ in range(samples // 50 + 1):
+            ed.nvim.input("<CR>z")
+            wait_settled(ed)
+            wait_shown(ed, 1, 10)
+            suggestion = ed.suggestion() or ""
+            for ch in suggestion[:50]:
+                shown = instrument.shown_count(ed)
+                ed.nvim.input(ch)
+                if wait_shown(ed, shown + 1, 5):
+                    through.append((instrument.last_shown_ns(ed) - instrument.last_key_ns(ed))
+                                   / 1e6)
+        # Cache hits: a new character (request), then back (the cached prompt again).
+        for _ in range(samples):
+            shown = instrument.shown_count(ed)
+            ed.nvim.input("Q")
+            wait_shown(ed, shown + 1, 5)
+            wait_settled(ed)
+            shown = instrument.shown_count(ed)
+            before = len(fake.completions())
+            ed.nvim.input("<BS>")
+            if wait_shown(ed, shown + 1, 5) and len(fake.completions()) == before:
+                cached.append((instrument.last_shown_ns(ed) - instrument.last_key_ns(ed)) / 1e6
+                              - 10)  # minus the delay
+            wait_settled(ed)
+    return {"typing_through_ms": summary(through[:samples]),
+            "cache_hit_ms": summary(cached)}
+
+
+def memory(completions: int = 10_000) -> dict[str, Any]:
+    with OllamaFake(tokens=["x"]) as fake, tempfile.TemporaryDirectory() as tmp, \
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": 0}) as ed:
+        ed.edit(Path(tmp) / "a.py", "")
+        ed.type("o")
+        wait_settled(ed)
+        _overhead_samples(fake, ed, 5, 0)
+        pid = int(ed.lua("return vim.fn.jobpid(require('llama_coder.engine').chan)"))
+        start = _rss_mb(pid)
+        done = 0
+        while done < completions:
+            shown = instrument.shown_count(ed)
+            ed.nvim.input("q" if done % 80 else "<CR>q")
+            if wait_shown(ed, shown + 1, 5, poll=0.001):
+                done += 1
+        end = _rss_mb(pid)
+    return {"rss_start_mb": start, "rss_end_mb": end, "growth_mb": end - start,
+            "completions": completions}
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def real_model(pauses: int = 40) -> dict[str, Any]:
+    """llama-server + SmolLM2: retype real code line by line, pausing at each line end."""
+    source = (ROOT / "rplugin/python3/llama_coder/core/cache.py").read_text()
+    lines = [ln for ln in source.splitlines() if ln.strip()][:pauses]
+    latencies: list[float] = []
+    ours: list[float] = []
+    prompt_tokens = cached_tokens = 0
+    missed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        with llama_server.running(llama_server.smollm2_path(), log) as server, \
+                editor({"backend": "llamacpp", "endpoint": server.url, "delay": 150}) as ed:
+            ed.edit(Path(tmp) / "cache.py", "")
+            ed.nvim.command("set noautoindent")
+            ed.type("i")
+            for n, line in enumerate(lines):
+                shown = instrument.shown_count(ed)
+                if n:
+                    ed.nvim.input("<CR>")
+                ed.nvim.input(line.replace("<", "<lt>"))
+                if not wait_shown(ed, shown + 1, 20):
+                    missed += 1
+                    continue
+                elapsed = (instrument.last_shown_ns(ed) - instrument.last_key_ns(ed)) / 1e6
+                latencies.append(elapsed)
+                stats = ed.lua("return require('llama_coder.trigger').last_result.stats") or {}
+                if stats.get("prompt_tokens") is not None:
+                    prompt_tokens += stats["prompt_tokens"] or 0
+                    cached_tokens += stats.get("cached_tokens") or 0
+                server_ms = (stats.get("prompt_ms") or 0) + (stats.get("predicted_ms") or 0)
+                ours.append(elapsed - server_ms - 150)
+                wait_settled(ed)
+    total = prompt_tokens + cached_tokens
+    return {"time_to_ghost_ms": summary(latencies), "ours_ms": summary(ours),
+            "cache_share": cached_tokens / total if total else float("nan"),
+            "prompt_tokens": prompt_tokens, "cached_tokens": cached_tokens, "missed": missed}
