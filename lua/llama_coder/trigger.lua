@@ -14,6 +14,9 @@ M.dropped = 0 -- results that came too late for the buffer, cursor or mode
 M.pending = nil
 local timer = nil ---@type uv.uv_timer_t|nil
 local NOTEBOOK_MAX_LINES = 20000
+local api = vim.api
+---@type table<integer, boolean> per buffer: automatic suggestions on? (cleared on FileType)
+local enabled = {}
 
 local function stop_timer()
   if timer then
@@ -131,17 +134,20 @@ function M.fire(manual)
   })
 end
 
+local fire_automatic = vim.schedule_wrap(function()
+  M.fire(false)
+end)
+
 --- (Re)start the debounce: a request ``delay`` ms after the last change.
 function M.schedule()
   local config = require('llama_coder.config').current()
-  stop_timer()
   if config.delay < 0 then
+    stop_timer()
     return
   end
   timer = timer or vim.uv.new_timer()
-  timer:start(config.delay, 0, vim.schedule_wrap(function()
-    M.fire(false)
-  end))
+  timer:stop()
+  timer:start(config.delay, 0, fire_automatic)
 end
 
 --- A result from the engine: drawn only if it still fits the buffer, cursor and mode.
@@ -174,22 +180,41 @@ function M.on_result(payload)
   end
 end
 
-local last_seen = nil ---@type string|nil
+-- The last (buffer, changedtick, row, col) handled: TextChangedI and CursorMovedI
+-- both fire for one keystroke, and the second has nothing left to do.
+local last_buf, last_tick, last_row, last_col = -1, -1, -1, -1
 
+---@param buf integer
+---@return boolean
+local function auto_enabled(buf)
+  local on = enabled[buf]
+  if on == nil then
+    on = status.filetype_enabled(buf)
+    enabled[buf] = on
+  end
+  return on and not status.paused
+end
+
+-- The hot path: runs for every keystroke in Insert mode, so it does as little as it can.
 local function on_change()
-  local buf = vim.api.nvim_get_current_buf()
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  local key = table.concat({ buf, vim.api.nvim_buf_get_changedtick(buf), cursor[1], cursor[2] }, ':')
-  if key == last_seen then
-    return -- CursorMovedI right after TextChangedI for the same keystroke
+  local buf = api.nvim_get_current_buf()
+  local tick = api.nvim_buf_get_changedtick(buf)
+  local cursor = api.nvim_win_get_cursor(0)
+  local row, col = cursor[1], cursor[2]
+  if buf == last_buf and tick == last_tick and row == last_row and col == last_col then
+    return
   end
-  last_seen = key
-  local result = ghost.on_text_changed()
-  if result == 'unchanged' or result == 'through' then
-    return -- typing through the suggestion: no request, no flicker
+  last_buf, last_tick, last_row, last_col = buf, tick, row, col
+  if ghost.state then
+    local result = ghost.on_text_changed()
+    if result == 'unchanged' or result == 'through' then
+      return -- typing through the suggestion: no request, no flicker
+    end
   end
-  M.cancel()
-  if not status.paused and status.filetype_enabled(buf) then
+  if M.pending or (timer and timer:is_active()) then
+    M.cancel()
+  end
+  if auto_enabled(buf) then
     M.schedule()
   end
 end
@@ -197,7 +222,17 @@ end
 local function on_leave()
   M.cancel()
   ghost.clear()
-  last_seen = nil
+  last_buf = -1
+end
+
+--- Forget cached per-buffer decisions (after setup() or a filetype change).
+---@param buf integer|nil
+function M.forget(buf)
+  if buf then
+    enabled[buf] = nil
+  else
+    enabled = {}
+  end
 end
 
 function M.setup()
@@ -242,6 +277,13 @@ function M.setup()
     group = group,
     callback = status.changed,
   })
+  vim.api.nvim_create_autocmd({ 'FileType', 'BufWipeout' }, {
+    group = group,
+    callback = function(args)
+      M.forget(args.buf)
+    end,
+  })
+  M.forget()
 end
 
 return M

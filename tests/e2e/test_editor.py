@@ -502,3 +502,16 @@ def test_tabs_in_inline_ghost_are_expanded(editor: Editor, ollama: OllamaFake,
     editor.type("ix")
     assert editor.wait_suggestion() == "a\tb"
     assert editor.extmarks()[0][3]["virt_text"][0][0] == "a  b"  # "xa" then a tab to col 4
+
+
+def test_show_while_streaming_draws_before_the_end(editor_factory: Callable[..., Editor],
+                                                   tmp_path: Path) -> None:
+    with OllamaFake(tokens=["one", " two", " three", " four"], delay=0.15) as fake:
+        ed = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 20,
+                             "ui": {"show_while_streaming": True}})
+        ed.edit(tmp_path / "a.py", "")
+        ed.type("ix = ")
+        first = ed.wait_suggestion()
+        assert fake.completions()[-1].finished_at is None  # still streaming
+        assert first.startswith("one") and first != "one two three four"
+        ed.wait(lambda: ed.suggestion() == "one two three four", message="whole suggestion")

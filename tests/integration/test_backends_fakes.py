@@ -505,3 +505,14 @@ async def test_llamacpp_error_event_mid_stream(llamacpp_fake: LlamaCppFake) -> N
             await collect(backend)
     finally:
         await backend.aclose()
+
+
+async def test_llamacpp_model_check_falls_back_to_props(llamacpp_fake: LlamaCppFake) -> None:
+    llamacpp_fake.override("/v1/models", Reply.json({"error": "File Not Found"}, 404))
+    backend = backend_for(llamacpp_fake, "llamacpp")
+    try:
+        check = await backend.check_model()
+        assert check.status == "present"
+        assert check.model == "/models/qwen2.5-coder-1.5b-q8_0.gguf"
+    finally:
+        await backend.aclose()

@@ -20,7 +20,7 @@ from llama_coder.backends.http import StreamState
 from llama_coder.backends.openai import model_ids
 from llama_coder.backends.streaming import error_text, sse_objects
 from llama_coder.core.completion import Request
-from llama_coder.core.errors import LlamaCoderError, ServerError, Unsupported
+from llama_coder.core.errors import BadRequest, LlamaCoderError, ServerError, Unsupported
 from llama_coder.core.fim import normalise_model_name
 
 
@@ -69,14 +69,24 @@ class LlamaCppBackend(Backend):
             return Probe(True, elapsed, "loading")
         return Probe(False, elapsed, f"/health answered {status}")
 
+    async def served_models(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(ids, aliases) of what the server serves: /v1/models, or /props on servers
+        that predate it."""
+        try:
+            data = await self.http.request_json("GET", "/v1/models")
+            return model_ids(data), _aliases(data)
+        except (ServerError, BadRequest):
+            props = await self.http.request_json("GET", "/props")
+            path = props.get("model_path") if isinstance(props, dict) else None
+            return ((str(path),) if path else ()), ()
+
     async def check_model(self, model: str | None = None) -> ModelCheck:
-        data = await self.http.request_json("GET", "/v1/models")
-        names = model_ids(data)
+        names, aliases = await self.served_models()
         self.served_model = names[0] if names else ""
         wanted = model if model is not None else self.settings.model
         if not wanted:
             return ModelCheck("present" if names else "unknown", self.served_model, names)
-        if any(_matches(wanted, n) for n in (*names, *_aliases(data))):
+        if any(_matches(wanted, n) for n in (*names, *aliases)):
             return ModelCheck("present", wanted, names)
         shown = ", ".join(names) or "none"
         return ModelCheck(
