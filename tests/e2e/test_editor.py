@@ -515,3 +515,19 @@ def test_show_while_streaming_draws_before_the_end(editor_factory: Callable[...,
         assert fake.completions()[-1].finished_at is None  # still streaming
         assert first.startswith("one") and first != "one two three four"
         ed.wait(lambda: ed.suggestion() == "one two three four", message="whole suggestion")
+
+
+def test_a_stuck_model_check_does_not_hold_up_the_next_request(
+    editor_factory: Callable[..., Editor], tmp_path: Path
+) -> None:
+    from tests.fakes.server import Reply
+
+    with OllamaFake(tokens=["ok"]) as fake:
+        fake.override("/api/tags", Reply(200, "application/json", [], hang=True))
+        ed = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 20})
+        ed.edit(tmp_path / "a.py", "")
+        ed.type("ix")
+        ed.wait(lambda: len(fake.recorded("/api/tags")) == 1, message="first check hangs")
+        ed.type("y")
+        assert ed.wait_suggestion(timeout=5) == "ok"  # not after the 60 s read timeout
+        assert fake.wait_for(lambda: fake.recorded("/api/tags")[0].disconnected_at is not None)

@@ -139,8 +139,11 @@ class Controller:
         previous: tuple[int, asyncio.Event, asyncio.Task[None]] | None,
     ) -> None:
         if previous is not None:
+            # At most one request in flight: stop the previous one wherever it is (a
+            # model check on a slow network, too) and let it unwind first.
             previous[1].set()
-            await asyncio.wait({previous[2]})  # at most one request in flight
+            previous[2].cancel()
+            await asyncio.wait({previous[2]})
         engine = self._engine()
         delivered = False
         try:
