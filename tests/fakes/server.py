@@ -173,6 +173,8 @@ class FakeHttpServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # the server is stopping
         finally:
             with contextlib.suppress(Exception):
                 writer.close()

@@ -301,6 +301,11 @@ class HttpSession:
                 raise error_for_status(
                     response.status_code, text.decode("utf-8", "replace"), self.endpoint
                 )
+            if response.headers.get("content-type", "").startswith("text/html"):
+                raise MalformedStream(
+                    f"{self.endpoint} answered with an HTML page, not a completion stream "
+                    "(is a proxy or a login page in the way?)"
+                )
             chunks = response.aiter_bytes().__aiter__()
             got_first = False
             while True:

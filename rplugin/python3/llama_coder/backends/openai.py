@@ -106,16 +106,17 @@ class OpenAIBackend(Backend):
             await self.check_model()
         state = StreamState()
         path = self._path("/v1/completions")
+        finish = StreamStats() if stats is None else stats
         async with (
             aclosing(self.http.stream(path, self.body(request), cancel, state)) as chunks,
-            aclosing(sse_objects(chunks)) as objects,
+            aclosing(sse_objects(chunks, state)) as objects,
         ):
             async for obj in objects:
-                for text in _texts(obj, stats):
+                for text in _texts(obj, finish):
                     yield text
-            state.complete = True
-        if stats is not None:
-            stats.route = "/v1/completions"
+        finish.route = "/v1/completions"
+        if not (state.complete or finish.stop_reason) and not (cancel and cancel.is_set()):
+            raise ServerError("the server's answer ended before its end marker ([DONE])")
 
 
 def _texts(obj: dict[str, Any], stats: StreamStats | None) -> list[str]:

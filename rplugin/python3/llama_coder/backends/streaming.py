@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
+from llama_coder.backends.http import StreamState
 from llama_coder.core.errors import MalformedStream, clip
 from llama_coder.core.framing import LineSplitter, LineTooLong, SseEvent, SseParser
 
@@ -36,8 +37,11 @@ async def ndjson_objects(chunks: AsyncIterator[bytes]) -> AsyncGenerator[dict[st
         raise MalformedStream(f"a line from the server never ended: {clip(str(exc))}") from None
 
 
-async def sse_objects(chunks: AsyncIterator[bytes]) -> AsyncGenerator[dict[str, Any], None]:
-    """The JSON payload of each SSE event until ``[DONE]``.
+async def sse_objects(
+    chunks: AsyncIterator[bytes], state: StreamState | None = None
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The JSON payload of each SSE event until ``[DONE]`` (which marks ``state``
+    complete).
 
     An ``event: error`` event becomes ``{"error": ...}`` so callers see one shape.
     """
@@ -61,10 +65,14 @@ async def sse_objects(chunks: AsyncIterator[bytes]) -> AsyncGenerator[dict[str, 
         async for chunk in chunks:
             for obj in payloads(parser.feed(chunk)):
                 if obj is None:
+                    if state is not None:
+                        state.complete = True
                     return
                 yield obj
         for obj in payloads(parser.flush()):
             if obj is None:
+                if state is not None:
+                    state.complete = True
                 return
             yield obj
     except LineTooLong as exc:
