@@ -35,6 +35,7 @@ return {
   { key = "openai.send_suffix", kind = "boolean", default = false },
   { key = "openai.max_stop", kind = "integer", default = 4, min = 0 },
   { key = "llamacpp.t_max_predict_ms", kind = "integer", default = 1000, min = 0 },
+  { key = "tls.ca_bundle", kind = "string", default = "" },
   { key = "keymap.accept", kind = "key", default = "<Tab>" },
   { key = "keymap.accept_word", kind = "key", default = "<C-Right>" },
   { key = "keymap.accept_line", kind = "key", default = "<C-Down>" },

@@ -10,6 +10,7 @@ received (``completions()``) and when clients disconnected.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -22,8 +23,8 @@ class ProtocolFake(FakeHttpServer):
     completion_paths: tuple[str, ...] = ()
 
     def __init__(self, tokens: list[str] | None = None, delay: float = 0.0,
-                 port: int = 0) -> None:
-        super().__init__(self._route, port)
+                 port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(self._route, port, tls)
         self.tokens = tokens if tokens is not None else ["x", " = ", "1"]
         self.delay = delay  # seconds before each token
         self.first_delay = 0.0  # extra seconds before the first token (prompt evaluation)

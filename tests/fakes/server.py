@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -76,9 +77,11 @@ _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request
 class FakeHttpServer:
     """Start with ``with server:`` (or :meth:`start`); ``url`` is its address."""
 
-    def __init__(self, handler: Handler, port: int = 0) -> None:
+    def __init__(self, handler: Handler, port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
         self.port = port  # 0: an ephemeral port, known once started
+        self.tls = tls
         self.requests: list[Recorded] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -91,7 +94,8 @@ class FakeHttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> FakeHttpServer:
         self.start()
@@ -120,7 +124,7 @@ class FakeHttpServer:
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._server = loop.run_until_complete(
-            asyncio.start_server(self._connection, "127.0.0.1", self.port)
+            asyncio.start_server(self._connection, "127.0.0.1", self.port, ssl=self.tls)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()

@@ -8,6 +8,7 @@ for Neovim). At most one completion runs at a time; a newer one cancels it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from llama_coder.backends.base import PullProgress
-from llama_coder.core.config import Config, parse_config
-from llama_coder.core.errors import LlamaCoderError, clip
+from llama_coder.core.config import Config, TlsConfig, parse_config
+from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
 from llama_coder.core.notebook import parse_ipynb_outputs
 from llama_coder.core.prompt import Snapshot, byte_col_to_char
 from llama_coder.engine import Completion, Engine
@@ -91,7 +92,14 @@ class Controller:
     def apply(self, config: Config) -> None:
         old = self.engine
         self.cancel_current()
-        self.engine = Engine(config, self.environ, warn=lambda m: self._notify(m, "warn"))
+        warn = lambda m: self._notify(m, "warn")  # noqa: E731
+        try:
+            self.engine = Engine(config, self.environ, warn=warn)
+        except ConfigError as exc:  # an unreadable CA bundle: say so, verify as usual
+            self.problems.append(str(exc))
+            self._notify(str(exc), "error")
+            config = dataclasses.replace(config, tls=TlsConfig(ca_bundle=""))
+            self.engine = Engine(config, self.environ, warn=warn)
         set_level(config.log.level)
         add_secret(self.engine.backend.settings.api_key)
         self._models.clear()

@@ -80,6 +80,7 @@ class BackendSettings:
     send_suffix: bool = False
     max_stop: int = 4
     t_max_predict_ms: int = 1000
+    ca_bundle: str = ""  # extra CA certificates (PEM) for https endpoints
 
 
 class Backend(abc.ABC):

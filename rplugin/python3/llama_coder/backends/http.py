@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +20,7 @@ import httpx
 from llama_coder.core.errors import (
     AuthFailed,
     BadRequest,
+    ConfigError,
     ConnectTimeout,
     FirstChunkTimeout,
     LlamaCoderError,
@@ -207,6 +210,19 @@ class StreamState:
 DRAIN_SECONDS = 0.5  # how long a complete stream may take to deliver its last bytes
 
 
+def tls_context(ca_bundle: str) -> ssl.SSLContext | bool:
+    """Verification is always on; ``ca_bundle`` adds CA certificates to trust."""
+    if not ca_bundle:
+        return True
+    path = os.path.expanduser(ca_bundle)
+    try:
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"llama_coder: tls.ca_bundle: cannot use {path}: {exc}") from None
+    return context
+
+
 class HttpSession:
     """The one ``httpx.AsyncClient`` of a backend (a keep-alive pool), and its helpers."""
 
@@ -222,6 +238,7 @@ class HttpSession:
             base_url=settings.endpoint,
             headers=headers,
             transport=transport,
+            verify=tls_context(settings.ca_bundle),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.total_timeout,

@@ -36,6 +36,7 @@ def settings_from_config(
         send_suffix=config.openai.send_suffix,
         max_stop=config.openai.max_stop,
         t_max_predict_ms=config.llamacpp.t_max_predict_ms,
+        ca_bundle=config.tls.ca_bundle,
     )
 
 

@@ -124,6 +124,8 @@ SCHEMA: tuple[Option, ...] = (
     Option("llamacpp.t_max_predict_ms", "integer", 1000, "llama-server stops generating this "
            "many milliseconds after the first new line (bounds server work per suggestion).",
            minimum=0),
+    Option("tls.ca_bundle", "string", "", "PEM file of CA certificates to trust for https "
+           "endpoints (a self-signed or company CA). Certificates are always verified."),
     Option("keymap.accept", "key", "<Tab>", "Insert-mode key that accepts the suggestion; "
            "without a suggestion the key does what it did before. false: no mapping.",
            consumer="lua"),
@@ -197,6 +199,11 @@ class LlamaCppConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    ca_bundle: str
+
+
+@dataclass(frozen=True)
 class KeymapConfig:
     accept: str | bool
     accept_word: str | bool
@@ -243,6 +250,7 @@ class Config:
     ollama: OllamaConfig
     openai: OpenAIConfig
     llamacpp: LlamaCppConfig
+    tls: TlsConfig
     keymap: KeymapConfig
     filetypes: Mapping[str, bool]
     trigger: TriggerConfig
@@ -263,6 +271,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "ollama": OllamaConfig,
     "openai": OpenAIConfig,
     "llamacpp": LlamaCppConfig,
+    "tls": TlsConfig,
     "keymap": KeymapConfig,
     "trigger": TriggerConfig,
     "ui": UiConfig,
