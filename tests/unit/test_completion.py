@@ -46,3 +46,12 @@ def test_cursor_in_a_block_comment_of_c() -> None:
     stopper = p.stopper()
     stopper.feed(") */\n")
     assert not stopper.done
+
+
+def test_defused_tokens_copied_by_the_model_come_back_whole() -> None:
+    p = plan(Snapshot(["if '<|fim_middle|>' in s:", "    "], 0, 1, 4, "a.py", "python"), CFG,
+             QWEN)
+    assert "'<\u200b|fim_middle|>'" in p.request.client_prompt()
+    stopper = p.stopper()
+    stopper.feed("return '<\u200b|fim_middle|>'")
+    assert p.finish(stopper.finish()) == "return '<|fim_middle|>'"

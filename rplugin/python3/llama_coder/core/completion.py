@@ -64,7 +64,7 @@ class Plan:
 
     def finish(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
         return postprocess(
-            text,
+            self.request.template.restore(text),
             self.syntax,
             self.prompt.line_before,
             self.prompt.line_after,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Order = Literal["psm", "spm"]
+ZWSP = "\u200b"  # zero-width space: breaks a control string without changing what shows
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,39 @@ class FimTemplate:
     uses_suffix: bool = True
 
     def render(self, prefix: str, suffix: str) -> str:
+        """The prompt, with the template's control strings defused inside the text.
+
+        Servers that tokenize special tokens from prompt text (llama.cpp /completion,
+        Ollama raw, OpenAI-compatible servers) would otherwise take a literal
+        ``<|fim_middle|>`` in the buffer for the real thing.
+        """
+        prefix, suffix = self.defuse(prefix), self.defuse(suffix)
         if not self.uses_suffix:
             return self.prefix + prefix
         if self.order == "spm":
             return f"{self.suffix}{suffix}{self.prefix}{prefix}{self.middle}"
         return f"{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
+
+    def defuse(self, text: str) -> str:
+        """``text`` with every control string of this template broken by a zero-width
+        space after its first character (the model still reads nearly the same)."""
+        for token in self.control_strings():
+            if token in text:
+                text = text.replace(token, token[0] + ZWSP + token[1:])
+        return text
+
+    def restore(self, text: str) -> str:
+        """Undo :meth:`defuse` in model output, so no zero-width space reaches the buffer."""
+        if ZWSP not in text:
+            return text
+        for token in self.control_strings():
+            text = text.replace(token[0] + ZWSP + token[1:], token)
+        return text
+
+    def control_strings(self) -> tuple[str, ...]:
+        markers = (self.prefix, self.suffix, self.middle, *self.stop)
+        return tuple(sorted({m.strip() for m in markers if len(m.strip()) > 1},
+                            key=len, reverse=True))
 
 
 _QWEN_FIM = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
