@@ -24,7 +24,7 @@ end
 ---@param payload table
 function M.receive(kind, payload)
   payload = denil(payload)
-  require('llama_coder.engine').healthy()
+  require('llama_coder.engine').allow_restart()
   if kind == 'result' then
     require('llama_coder.trigger').on_result(payload)
   elseif kind == 'status' then

@@ -42,9 +42,10 @@ function M.python()
   return 'python3'
 end
 
---- The engine answered: it started fine, so if it dies later the next keystroke may
---- restart it at once (the restart pause is for engines that die while starting).
-function M.healthy()
+--- Let the next keystroke start the engine at once: it answered (so it started fine),
+--- or setup() brought a new configuration (a fixed `python`, say). The restart pause
+--- is only for engines that keep dying while starting.
+function M.allow_restart()
   last_start = nil
 end
 

@@ -21,6 +21,7 @@ function M.setup(opts)
   trigger().setup()
   require('llama_coder.keymaps').setup()
   local engine = require('llama_coder.engine')
+  engine.allow_restart()
   if engine.running() then
     engine.send('llama_coder_configure', config.user) -- reconfigure the running engine
   end

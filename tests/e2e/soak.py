@@ -77,6 +77,8 @@ class ChaosFake(OllamaFake):
 class Session:
     keys: list[str] = field(default_factory=list)
     accepted: list[tuple[int, str]] = field(default_factory=list)  # (key index, text)
+    start: dict[str, float] = field(default_factory=dict)  # engine report after warm-up
+    end: dict[str, float] = field(default_factory=dict)  # and after the session
 
 
 def script(count: int, seed: int) -> Iterator[str]:
@@ -137,6 +139,8 @@ def run_with_plugin(count: int, seed: int, folder: Path) -> tuple[Session, dict[
     with two_buffers(ed, folder):
         ed.type("Gi")
         for index, key in enumerate(script(count, seed)):
+            if index == 50:
+                session.start = engine_report(ed, 900_001)
             before = int(ed.lua("return #soak.accepted"))
             ed.nvim.input(key)
             settle(ed)
@@ -150,7 +154,27 @@ def run_with_plugin(count: int, seed: int, folder: Path) -> tuple[Session, dict[
             check_ghost(ed)
         ed.nvim.input("<Esc>")
         settle(ed)
+        session.end = engine_report(ed, 900_002)
     return session, buffers(ed), ed, fake
+
+
+ENGINE_REPORT = """
+local token = ...
+local bridge = require('llama_coder.bridge')
+require('llama_coder.engine').send('llama_coder_health', token)
+vim.wait(10000, function() return bridge.health_reports[token] ~= nil end, 10)
+local report = bridge.health_reports[token]
+bridge.health_reports[token] = nil
+return report and { tasks = report.tasks, connections = report.connections,
+                    rss_mb = report.rss_mb } or vim.NIL
+"""
+
+
+def engine_report(ed: Editor, token: int) -> dict[str, float]:
+    """Live asyncio tasks, pooled connections and RSS of the engine."""
+    report = ed.lua(ENGINE_REPORT, token)
+    assert report, "the engine did not answer"
+    return dict(report)
 
 
 def check_ghost(ed: Editor) -> None:
@@ -200,7 +224,22 @@ def soak(count: int, seed: int) -> dict[str, object]:
             fake.stop()
         off = replay(session, Path(tmp_off))
     return {"on": on, "off": off, "accepted": len(session.accepted), "log": log,
-            "messages": messages, "pid": pid, "requests": len(fake.completions())}
+            "messages": messages, "pid": pid, "requests": len(fake.completions()),
+            "start": session.start, "end": session.end}
+
+
+def leaks(result: dict[str, object]) -> list[str]:
+    """Growth of engine tasks, connections or memory over the session."""
+    start, end = result["start"], result["end"]
+    assert isinstance(start, dict) and isinstance(end, dict)
+    found = []
+    if end["tasks"] > start["tasks"]:
+        found.append(f"asyncio tasks {start['tasks']} -> {end['tasks']}")
+    if end["connections"] is not None and end["connections"] > 2:
+        found.append(f"{end['connections']} open connections")
+    if end["rss_mb"] - start["rss_mb"] >= 5:
+        found.append(f"RSS {start['rss_mb']} -> {end['rss_mb']} MB")
+    return found
 
 
 NEOVIM_OWN = re.compile(r"^\d+ (changes?|lines? less|more lines?|fewer lines);|"
@@ -222,10 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     result = soak(args.keys, args.seed)
     same = result["on"] == result["off"]
     bad = unexpected_messages(str(result["messages"]))
+    leaked = leaks(result)
     print(f"{args.keys} keys, {result['requests']} requests, {result['accepted']} accepts, "
-          f"buffers equal: {same}, unexpected messages: {len(bad)}, "
-          f"{time.monotonic() - started:.0f} s")
-    return 0 if same and not bad and "Traceback" not in str(result["log"]) else 1
+          f"buffers equal: {same}, unexpected messages: {len(bad)}, leaks: {leaked or 'none'}, "
+          f"engine {result['start']} -> {result['end']}, {time.monotonic() - started:.0f} s")
+    ok = same and not bad and not leaked and "Traceback" not in str(result["log"])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -465,6 +465,35 @@ def test_checkhealth(editor: Editor, tmp_path: Path) -> None:
     assert "llama-coder.log" in text
 
 
+def test_checkhealth_never_shows_the_key(editor_factory: Callable[..., Editor],
+                                         ollama: OllamaFake) -> None:
+    ed = editor_factory({"backend": "ollama", "endpoint": ollama.url,
+                         "api_key_env": "LC_KEY", "bearer_token": "tok-canary-77"},
+                        env={"LC_KEY": "sk-canary-4242"})
+    ed.nvim.command("checkhealth llama_coder")
+    text = "\n".join(ed.lines())
+    assert "API key variable LC_KEY is set" in text
+    assert "sk-canary-4242" not in text and "tok-canary-77" not in text
+    status = "\n".join(ed.lua("return require('llama_coder').status_lines()"))
+    assert "canary" not in status and "canary" not in ed.messages()
+
+
+def test_fixing_python_recovers_on_the_next_keystroke(editor_factory: Callable[..., Editor],
+                                                     ollama: OllamaFake,
+                                                     tmp_path: Path) -> None:
+    ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,
+                         "python": "/nonexistent/python3"})
+    ed.edit(tmp_path / "a.py", "def f(x):\n")
+    ed.type("Go")
+    ed.wait(lambda: "cannot start the engine" in ed.messages(), message="one message")
+    ed.type("ab")
+    ed.wait(lambda: ed.lines()[1] == "ab", message="typing unaffected")
+    ed.lua("require('llama_coder').setup({backend = 'ollama', endpoint = ..., delay = 30,"
+           " python = vim.env.LLAMA_CODER_PYTHON})", ollama.url)
+    ed.type("<BS><BS>    ")  # setup() lifted the pause that follows a failed start
+    assert ed.wait_suggestion() == "return x + 1"
+
+
 def test_checkhealth_reports_problems(editor_factory: Callable[..., Editor],
                                       tmp_path: Path) -> None:
     ed = editor_factory({"backend": "ollama", "endpoint": "http://127.0.0.1:9",

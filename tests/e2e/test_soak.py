@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.soak import soak, unexpected_messages
+from tests.e2e.soak import leaks, soak, unexpected_messages
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -14,3 +14,4 @@ def test_random_session_changes_only_what_was_typed_or_accepted(seed: int) -> No
     assert result["requests"], "the session made no requests"
     assert unexpected_messages(str(result["messages"])) == []
     assert "Traceback" not in str(result["log"])
+    assert leaks(result) == []

@@ -86,3 +86,16 @@ async def test_name_that_does_not_resolve(kind: str) -> None:
     result = await outcome(kind, "http://no-such-host.invalid:8080")
     assert isinstance(result, Unreachable)
     assert "no-such-host.invalid" in str(result)
+
+
+@pytest.mark.parametrize("kind", sorted(FAKES))
+@pytest.mark.parametrize("shape", ["[1, 2]", '"text"', '{"choices": 5, "content": 7}'])
+async def test_json_of_the_wrong_shape(kind: str, shape: str) -> None:
+    fake: ProtocolFake = FAKES[kind]()
+    with fake:
+        path = "/infill" if kind == "llamacpp" else fake.completion_paths[0]
+        line = shape.encode() + b"\n" if kind == "ollama" else b"data: " + shape.encode() + b"\n\n"
+        fake.override(path, Reply(200, "text/event-stream", [Piece(line)]))
+        result = await outcome(kind, fake.url)
+    assert isinstance(result, LlamaCoderError), result
+    assert "Traceback" not in str(result)

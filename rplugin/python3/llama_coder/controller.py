@@ -319,6 +319,9 @@ class Controller:
             LOGGER.exception("internal error in the health check")
             report["error"] = "internal error (see the log file)"
         report["warning"] = engine.resolution.warning or ""
+        report["tasks"] = len(asyncio.all_tasks()) - 1  # this one aside
+        report["connections"] = engine.backend.http.open_connections()
+        report["rss_mb"] = _rss_mb()
         self.editor.send("health", report)
 
     def info(self) -> dict[str, Any]:
@@ -392,6 +395,18 @@ def _read_outputs(abspath: str) -> list[list[str]] | None:
     try:
         if ipynb.is_file() and ipynb.stat().st_size < 20_000_000:
             return parse_ipynb_outputs(ipynb.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return None
+
+
+def _rss_mb() -> float | None:
+    """The engine's resident memory, where /proc tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None

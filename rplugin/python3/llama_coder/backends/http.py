@@ -252,6 +252,12 @@ class HttpSession:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def open_connections(self) -> int | None:
+        """Connections in httpx's pool (for leak checks); None when it cannot tell."""
+        pool = getattr(getattr(self.client, "_transport", None), "_pool", None)
+        connections = getattr(pool, "connections", None)
+        return len(connections) if connections is not None else None
+
     def _scrub(self, error: LlamaCoderError) -> LlamaCoderError:
         """Never let the key reach a message, even if a server echoes it."""
         key = self.settings.api_key
