@@ -418,6 +418,21 @@ def test_engine_killed_comes_back_on_next_keystroke(editor: Editor, tmp_path: Pa
     assert editor.lua("return vim.fn.jobpid(require('llama_coder.engine').chan)") != pid
 
 
+def test_engine_killed_mid_stream(editor: Editor, ollama: OllamaFake, tmp_path: Path) -> None:
+    ollama.delay = 0.3
+    start_line(editor, tmp_path)
+    editor.wait(lambda: len(ollama.completions()) == 1, message="streaming")
+    pid = editor.lua("return vim.fn.jobpid(require('llama_coder.engine').chan)")
+    os.kill(pid, signal.SIGKILL)
+    assert ollama.wait_for(lambda: ollama.completions()[0].disconnected_at is not None, 5)
+    editor.wait(lambda: not editor.lua("return require('llama_coder.engine').running()"),
+                message="engine gone")
+    assert editor.extmarks() == [] and editor.lines() == ["def f(x):", "    "]
+    ollama.delay = 0.0
+    editor.type("r")
+    assert editor.wait_suggestion() == "return x + 1"
+
+
 def test_engine_without_pynvim_says_how_to_fix(editor_factory: Callable[..., Editor],
                                                ollama: OllamaFake, tmp_path: Path) -> None:
     ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,

@@ -99,3 +99,13 @@ async def test_json_of_the_wrong_shape(kind: str, shape: str) -> None:
         result = await outcome(kind, fake.url)
     assert isinstance(result, LlamaCoderError), result
     assert "Traceback" not in str(result)
+
+
+@pytest.mark.parametrize("kind", sorted(FAKES))
+async def test_nothing_listening(kind: str) -> None:
+    fake: ProtocolFake = FAKES[kind]()
+    with fake:
+        url = fake.url
+    result = await outcome(kind, url)  # the port is closed now
+    assert isinstance(result, Unreachable)
+    assert url in str(result) and "is the server running?" in str(result)
