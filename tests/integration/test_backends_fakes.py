@@ -96,6 +96,17 @@ async def test_stale_keep_alive_connection_is_retried_once(any_fake: Any) -> Non
     assert len({r.peer for r in fake.completions()}) == 2
 
 
+async def test_stale_connection_is_retried_for_model_checks_too(any_fake: Any) -> None:
+    kind, fake = any_fake
+    backend = backend_for(fake, kind)
+    try:
+        assert await collect(backend) == "x = 1"
+        fake.drop_reused_once = True
+        assert (await backend.check_model()).status == "present"
+    finally:
+        await backend.aclose()
+
+
 async def test_cancel_closes_the_connection_within_100ms(any_fake: Any) -> None:
     kind, fake = any_fake
     fake.tokens = ["a"] * 50

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llama_coder.core.config import BACKENDS, parse_config
+from llama_coder.core.config import BACKENDS, ContextConfig, parse_config
 from llama_coder.core.errors import LlamaCoderError
 from llama_coder.core.prompt import Snapshot, byte_col_to_char, window
 from llama_coder.engine import Engine
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def snapshot_for(path: Path, line: int, col: int) -> tuple[Snapshot, list[str]]:
+def snapshot_for(path: Path, line: int, col: int, context: ContextConfig) -> Snapshot:
+    """The prompt window of ``path`` around 1-based LINE and byte COL."""
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
     row = min(max(line - 1, 0), len(lines) - 1)
@@ -54,7 +55,8 @@ def snapshot_for(path: Path, line: int, col: int) -> tuple[Snapshot, list[str]]:
         rel = os.path.relpath(path)
     except ValueError:
         rel = str(path)
-    return Snapshot(lines, 0, row, char_col, rel, ""), lines
+    start, end = window(row, len(lines), context)
+    return Snapshot(lines[start:end], start, row, char_col, rel)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -78,9 +80,7 @@ async def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"llama_coder: no such file: {path}", file=sys.stderr)
         return 2
-    full, lines = snapshot_for(path, line, col)
-    start, end = window(full.row, len(lines), config.context)
-    snapshot = Snapshot(lines[start:end], start, full.row, full.col, full.path)
+    snapshot = snapshot_for(path, line, col, config.context)
 
     engine = Engine(config, warn=lambda msg: print(f"llama_coder: {msg}", file=sys.stderr))
     shown = 0

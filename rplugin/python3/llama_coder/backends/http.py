@@ -1,8 +1,9 @@
 """HTTP for all backends: one long-lived client, typed errors, cancellable streams.
 
-A stream is read chunk by chunk, each read raced against the cancel event and the
-deadlines (first chunk, total), so a cancel or a timeout closes the connection at
-once, whatever the server is doing. The connect timeout is httpx's own.
+A stream is read chunk by chunk in the consumer's task, watched by a watchdog
+that interrupts the read in progress when the cancel event is set or a deadline
+(first chunk, total) passes, so the connection closes at once, whatever the server
+is doing. The connect timeout is httpx's own.
 """
 
 from __future__ import annotations
@@ -265,14 +266,16 @@ class HttpSession:
             error.args = (str(error).replace(key, "***"),)
         return error
 
+    def _typed(self, exc: Exception) -> LlamaCoderError:
+        """Any failure of a request as a typed, key-free error."""
+        return self._scrub(error_for_exception(exc, self.endpoint, self.settings.connect_timeout))
+
     async def get_status(self, path: str) -> tuple[int, str]:
         """Status and body of a GET, for health checks; failures as typed errors."""
         try:
-            response = await self.client.get(path)
-        except Exception as exc:  # mapped to a typed error below
-            raise self._scrub(
-                error_for_exception(exc, self.endpoint, self.settings.connect_timeout)
-            ) from None
+            response = await self._send("GET", path)
+        except Exception as exc:  # mapped to a typed error
+            raise self._typed(exc) from None
         return response.status_code, response.text
 
     async def request_json(
@@ -280,11 +283,9 @@ class HttpSession:
     ) -> Any:
         """A JSON request answered with JSON; every failure as a typed error."""
         try:
-            response = await self.client.request(method, path, json=body)
-        except Exception as exc:  # mapped to a typed error below
-            raise self._scrub(
-                error_for_exception(exc, self.endpoint, self.settings.connect_timeout)
-            ) from None
+            response = await self._send(method, path, body)
+        except Exception as exc:  # mapped to a typed error
+            raise self._typed(exc) from None
         if response.status_code >= 300:
             raise self._scrub(error_for_status(response.status_code, response.text, self.endpoint))
         try:
@@ -317,7 +318,7 @@ class HttpSession:
         chunks: AsyncIterator[bytes] | None = None
         try:
             dog.arm(first_deadline, "first")
-            response = await dog.guard(self._send(path, body))
+            response = await dog.guard(self._send("POST", path, body, stream=True))
             if response.status_code >= 300:
                 dog.arm(total_deadline, "total")
                 text = await dog.guard(response.aread())
@@ -346,10 +347,8 @@ class HttpSession:
             raise self._timeout(fired.kind) from None
         except LlamaCoderError as exc:
             raise self._scrub(exc) from None
-        except Exception as exc:  # mapped to a typed error below
-            raise self._scrub(
-                error_for_exception(exc, self.endpoint, self.settings.connect_timeout)
-            ) from None
+        except Exception as exc:  # mapped to a typed error
+            raise self._typed(exc) from None
         finally:
             dog.disarm()
             if response is not None:
@@ -367,13 +366,20 @@ class HttpSession:
             f"the suggestion took longer than {self.settings.total_timeout:g} s (timeout.total)"
         )
 
-    async def _send(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
-        """Send, retrying once when a reused keep-alive connection turns out to have
-        been closed by the server before it answered anything (a stale pool entry)."""
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """Every request goes out here: retried once when a reused keep-alive
+        connection turns out to have been closed by the server before it answered
+        anything (a stale pool entry)."""
         for attempt in (1, 2):
-            request = self.client.build_request("POST", path, json=body)
+            request = self.client.build_request(method, path, json=body)
             try:
-                return await self.client.send(request, stream=True)
+                return await self.client.send(request, stream=stream)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 if attempt == 2:
                     raise

@@ -33,6 +33,8 @@ class OpenAIBackend(Backend):
     install_hint = "load the model on the server, or set `model` to one it lists"
     # Sent with every completion request by subclasses with server-specific fields.
     extra_body: ClassVar[dict[str, Any]] = {}
+    # May prefix and suffix go as `prompt` and `suffix` (openai.send_suffix)?
+    accepts_suffix: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,7 +88,7 @@ class OpenAIBackend(Backend):
             "temperature": request.temperature,
             "stream": True,
         }
-        if self.settings.send_suffix and self.name == "openai":
+        if self.settings.send_suffix and self.accepts_suffix:
             body["prompt"], body["suffix"] = request.prefix, request.suffix
         else:
             body["prompt"] = request.client_prompt()

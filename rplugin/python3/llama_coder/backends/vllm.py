@@ -20,6 +20,7 @@ class VllmBackend(OpenAIBackend):
     capabilities: ClassVar[Capabilities] = Capabilities(max_stop=None)
     install_hint = "start vLLM with that model: vllm serve MODEL"
     extra_body: ClassVar[dict[str, Any]] = {"skip_special_tokens": False}
+    accepts_suffix: ClassVar[bool] = False  # vLLM answers 400 to `suffix`
 
     async def probe(self) -> Probe:
         start = time.perf_counter()
