@@ -140,7 +140,7 @@ function M.show(buf, row, col, text)
     M.clear()
   end
   local line = vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
-  local mark = M.state and M.state.buf == buf and M.state.mark or nil
+  local mark = M.state and M.state.mark or nil -- same buffer: move the mark in place
   M.state = {
     buf = buf,
     row = row,

@@ -49,24 +49,31 @@ function M.window_start(row, prefix_lines)
   return start - start % step
 end
 
+--- Automatic suggestions on for ``buf``: not paused, filetype allowed (cached per
+--- buffer, forgotten on FileType and setup()).
+---@param buf integer
+---@return boolean
+local function auto_enabled(buf)
+  local on = enabled[buf]
+  if on == nil then
+    on = status.filetype_enabled(buf)
+    enabled[buf] = on
+  end
+  return on and not status.paused
+end
+
 ---@param buf integer
 ---@param manual boolean
 ---@return string|nil why no request is sent
 local function blocked(buf, manual)
-  local config = require('llama_coder.config').current()
   if not vim.api.nvim_get_mode().mode:find('^i') then
     return 'not in insert mode'
   end
   if vim.bo[buf].buftype ~= '' or not vim.bo[buf].modifiable then
     return 'special buffer'
   end
-  if not manual then
-    if status.paused then
-      return 'paused'
-    end
-    if not status.filetype_enabled(buf) then
-      return 'filetype off'
-    end
+  if not manual and not auto_enabled(buf) then
+    return 'paused or filetype off'
   end
   return nil
 end
@@ -184,17 +191,6 @@ end
 -- both fire for one keystroke, and the second has nothing left to do.
 local last_buf, last_tick, last_row, last_col = -1, -1, -1, -1
 
----@param buf integer
----@return boolean
-local function auto_enabled(buf)
-  local on = enabled[buf]
-  if on == nil then
-    on = status.filetype_enabled(buf)
-    enabled[buf] = on
-  end
-  return on and not status.paused
-end
-
 -- The hot path: runs for every keystroke in Insert mode, so it does as little as it can.
 local function on_change()
   local buf = api.nvim_get_current_buf()
@@ -239,8 +235,8 @@ function M.setup()
   local group = vim.api.nvim_create_augroup('llama_coder', { clear = true })
   vim.api.nvim_create_autocmd('InsertEnter', {
     group = group,
-    callback = function()
-      if status.filetype_enabled() and not status.paused then
+    callback = function(args)
+      if auto_enabled(args.buf) then
         engine.ensure() -- lazily, on the first InsertEnter; jobstart never blocks
       end
     end,

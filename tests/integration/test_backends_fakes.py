@@ -527,3 +527,21 @@ async def test_llamacpp_model_check_falls_back_to_props(llamacpp_fake: LlamaCppF
         assert check.model == "/models/qwen2.5-coder-1.5b-q8_0.gguf"
     finally:
         await backend.aclose()
+
+
+async def test_who_builds_the_fim_prompt() -> None:
+    with LlamaCppFake(fim=False) as fake:
+        backend = backend_for(fake, "llamacpp")
+        try:
+            assert backend.fim_side(True) == "server (llama.cpp /infill)"
+            assert backend.fim_side(False) == "client"
+            await collect(backend)  # /infill answers 501: remembered
+            assert backend.fim_side(True) == "client"
+        finally:
+            await backend.aclose()
+    for kind, expected in (("openai", "server (suffix)"), ("vllm", "client"),
+                           ("ollama", "client")):
+        with OpenAIFake() as other:
+            b = backend_for(other, kind, openai={"send_suffix": True})
+            assert b.fim_side(True) == expected, kind
+            await b.aclose()

@@ -333,24 +333,12 @@ class Controller:
             "endpoint": cfg.resolved_endpoint,
             "model": engine.backend.model or "(the server's)",
             "format": template.name,
-            "fim_side": self._fim_side(engine),
+            "fim_side": engine.backend.fim_side(engine.allow_server_fim),
             "latency_ms": None if self.last_latency_ms is None else round(self.last_latency_ms),
             "last_error": self._last_error[0] if self._last_error else "",
             "api_key_env": cfg.api_key_env,
             "api_key_set": bool(engine.backend.settings.api_key),
         }
-
-    @staticmethod
-    def _fim_side(engine: Engine) -> str:
-        cfg = engine.config
-        resolution = engine.resolution
-        if cfg.backend == "llamacpp" and (resolution.template.server_fim or resolution.guessed):
-            supported = getattr(engine.backend, "infill_supported", lambda: None)()
-            if supported is not False:
-                return "server (llama.cpp /infill)"
-        if cfg.backend == "openai" and cfg.openai.send_suffix:
-            return "server (suffix)"
-        return "client"
 
     # --- reporting ----------------------------------------------------------------------
 

@@ -85,10 +85,14 @@ class Engine:
             self.resolution.template.name,
         )
 
+    @property
+    def allow_server_fim(self) -> bool:
+        """May the server build the FIM prompt? For FIM families, and when the format
+        was only guessed from an unknown name (the server knows the model's tokens)."""
+        return self.resolution.template.server_fim or self.resolution.guessed
+
     def plan(self, snapshot: Snapshot) -> Plan:
-        resolution = self.resolution
-        allow_server_fim = resolution.template.server_fim or resolution.guessed
-        return plan(snapshot, self.config, resolution.template, allow_server_fim)
+        return plan(snapshot, self.config, self.resolution.template, self.allow_server_fim)
 
     async def complete(
         self,

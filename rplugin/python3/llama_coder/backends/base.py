@@ -129,5 +129,9 @@ class Backend(abc.ABC):
         """The suggestion's text as it arrives. Setting ``cancel`` (or cancelling the
         task) closes the connection at once."""
 
+    def fim_side(self, allow_server_fim: bool) -> str:
+        """Who builds the FIM prompt for a request (shown by :LlamaCoderStatus)."""
+        return "client"
+
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -56,6 +56,12 @@ class LlamaCppBackend(Backend):
         """False once /infill answered 501 for this model; None while unknown."""
         return False if self.model in self._no_infill else None
 
+    def _uses_infill(self, allow_server_fim: bool) -> bool:
+        return allow_server_fim and self.infill_supported() is not False
+
+    def fim_side(self, allow_server_fim: bool) -> str:
+        return "server (llama.cpp /infill)" if self._uses_infill(allow_server_fim) else "client"
+
     async def probe(self) -> Probe:
         start = time.perf_counter()
         try:
@@ -130,7 +136,7 @@ class LlamaCppBackend(Backend):
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
-        if request.allow_server_fim and self.model not in self._no_infill:
+        if self._uses_infill(request.allow_server_fim):
             try:
                 async with aclosing(
                     self._stream("/infill", self.infill_body(request), cancel, stats)

@@ -74,6 +74,12 @@ class OpenAIBackend(Backend):
             f"the server has no model '{wanted}' (it has: {shown}); {self.install_hint}",
         )
 
+    def _sends_suffix(self) -> bool:
+        return self.settings.send_suffix and self.accepts_suffix
+
+    def fim_side(self, allow_server_fim: bool) -> str:
+        return "server (suffix)" if self._sends_suffix() else "client"
+
     def server_stop(self, request: Request) -> list[str]:
         """The stop strings the server takes; the stopper applies all of them anyway."""
         limit = self.capabilities.max_stop
@@ -88,7 +94,7 @@ class OpenAIBackend(Backend):
             "temperature": request.temperature,
             "stream": True,
         }
-        if self.settings.send_suffix and self.accepts_suffix:
+        if self._sends_suffix():
             body["prompt"], body["suffix"] = request.prefix, request.suffix
         else:
             body["prompt"] = request.client_prompt()
