@@ -17,6 +17,10 @@ local NOTEBOOK_MAX_LINES = 20000
 local api = vim.api
 ---@type table<integer, boolean> per buffer: automatic suggestions on? (cleared on FileType)
 local enabled = {}
+---@type table<integer, boolean> per buffer: a percent-format notebook? Scanned once per
+---Insert session; while it says no, only the lines a request reads are checked again.
+local notebook = {}
+local CELL_MARKER = '^%s*#%s?%%%%'
 
 local function stop_timer()
   if timer then
@@ -97,6 +101,28 @@ local function enough_prefix(lines, upto, before, min)
   return count >= min
 end
 
+--- Is ``buf`` a percent-format notebook (a ``# %%`` cell marker)? ``lines`` are the
+--- lines at hand, where a marker just typed would be.
+---@param buf integer
+---@param lines string[]
+---@return boolean
+local function is_notebook(buf, lines)
+  local known = notebook[buf]
+  if known == nil then
+    known = vim.fn.search([[^\s*#\s\?%%]], 'nw') > 0
+    notebook[buf] = known
+  end
+  if not known then
+    for _, line in ipairs(lines) do
+      if line:find(CELL_MARKER) then
+        notebook[buf] = true
+        return true
+      end
+    end
+  end
+  return known
+end
+
 --- Send a request for the cursor's place now.
 ---@param manual boolean|nil
 function M.fire(manual)
@@ -112,10 +138,11 @@ function M.fire(manual)
   local first = M.window_start(row, config.context.prefix_lines)
   local last = math.min(line_count, row + 1 + config.context.suffix_lines)
   local ft = vim.bo[buf].filetype
-  if ft == 'python' and line_count <= NOTEBOOK_MAX_LINES and vim.fn.search([[^\s*#\s\?%%]], 'nw') > 0 then
-    first, last = 0, line_count -- a percent-format notebook: every cell counts
-  end
   local lines = vim.api.nvim_buf_get_lines(buf, first, last, false)
+  if ft == 'python' and line_count <= NOTEBOOK_MAX_LINES and is_notebook(buf, lines) then
+    first, last = 0, line_count -- a percent-format notebook: every cell counts
+    lines = vim.api.nvim_buf_get_lines(buf, first, last, false)
+  end
   local before = (lines[row - first + 1] or ''):sub(1, col)
   if not manual and not enough_prefix(lines, row - first, before, config.trigger.min_chars) then
     return
@@ -226,8 +253,10 @@ end
 function M.forget(buf)
   if buf then
     enabled[buf] = nil
+    notebook[buf] = nil
   else
     enabled = {}
+    notebook = {}
   end
 end
 
@@ -236,6 +265,7 @@ function M.setup()
   vim.api.nvim_create_autocmd('InsertEnter', {
     group = group,
     callback = function(args)
+      notebook[args.buf] = nil -- scanned again on the first request of this Insert session
       if auto_enabled(args.buf) then
         engine.ensure() -- lazily, on the first InsertEnter; jobstart never blocks
       end

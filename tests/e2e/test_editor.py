@@ -287,6 +287,24 @@ def test_percent_notebook_cells_reach_the_prompt(editor: Editor, ollama: OllamaF
     assert "# # Title\n# %%\nx = math.pi\n# %%\ny = <|fim_suffix|>" in prompt
 
 
+def test_cells_outside_the_window_count_even_when_the_marker_is_new(
+        editor_factory: Callable[..., Editor], ollama: OllamaFake, tmp_path: Path) -> None:
+    # Markers are looked for in the whole buffer once per Insert session, and in the
+    # lines each request reads: here the markdown cell starts far above the window.
+    editor = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,
+                             "notebook": {"include_markup": False}})
+    notes = "".join(f"# note {i}\n" for i in range(100))
+    editor.edit(tmp_path / "nb.py", notes + "x = 1\n")
+    editor.type("Goz = ")
+    editor.wait_suggestion()
+    assert "# note 90" in ollama.completions()[-1].body["prompt"]  # no notebook yet
+    editor.type("<C-Home># %% [markdown]<CR><C-End><CR># %%<CR>y = ")
+    editor.wait(lambda: "y = <|fim_suffix|>" in ollama.completions()[-1].body["prompt"],
+                message="a request for y = ")
+    prompt = ollama.completions()[-1].body["prompt"]
+    assert "# note 90" not in prompt  # the markdown cell (all lines above) left out
+
+
 def test_setup_again_reconfigures_the_running_engine(editor: Editor, tmp_path: Path) -> None:
     start_line(editor, tmp_path)
     editor.wait_suggestion()

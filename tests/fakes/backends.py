@@ -29,6 +29,9 @@ class ProtocolFake(FakeHttpServer):
         self.delay = delay  # seconds before each token
         self.first_delay = 0.0  # extra seconds before the first token (prompt evaluation)
         self.hang_after_tokens = False
+        # Send the protocol's final marker, then keep the body open (no terminator)
+        # until the client leaves: what a slow last packet looks like.
+        self.hold_body_open = False
         self.api_key: str | None = None
         self._overrides: dict[str, deque[Reply]] = defaultdict(deque)
         self.routes: dict[tuple[str, str], Callable[[Recorded], Reply]] = {}
@@ -63,7 +66,7 @@ class ProtocolFake(FakeHttpServer):
             return Reply.json({"error": f"no route {request.method} {request.path}"}, 404)
         reply = handler(request)
         reply.hang = reply.hang or (request.path in self.completion_paths
-                                    and self.hang_after_tokens)
+                                    and (self.hang_after_tokens or self.hold_body_open))
         return reply
 
 

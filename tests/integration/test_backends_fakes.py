@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from llama_coder.backends import http
 from llama_coder.backends.base import Backend, PullProgress, StreamStats
 from llama_coder.backends.registry import create_backend
 from llama_coder.core.completion import Request
@@ -82,6 +83,21 @@ async def test_one_connection_is_reused(any_fake: Any) -> None:
         await backend.aclose()
     peers = {r.peer for r in fake.completions()}
     assert len(fake.completions()) == 2 and len(peers) == 1
+
+
+async def test_a_complete_answer_does_not_wait_for_the_body_to_end(
+        any_fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind, fake = any_fake
+    fake.hold_body_open = True  # the final marker arrives, the body's end never does
+    monkeypatch.setattr(http, "DRAIN_SECONDS", 60.0)  # reading the rest would take "forever"
+    backend = backend_for(fake, kind)
+    try:
+        assert await asyncio.wait_for(collect(backend), 10) == "x = 1"
+        request = fake.completions()[0]
+        assert request.finished_at is None and request.disconnected_at is None
+    finally:
+        await backend.aclose()
+    assert fake.wait_for(lambda: fake.completions()[0].disconnected_at is not None)
 
 
 async def test_stale_keep_alive_connection_is_retried_once(any_fake: Any) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llama_coder.core.cache import Source, SuggestionCache
+from llama_coder.core.cache import CONTINUATION_CANDIDATES, Source, SuggestionCache
 
 SRC = Source("ollama", "http://127.0.0.1:11434", "qwen2.5-coder:1.5b", "qwen")
 OTHER = Source("ollama", "http://127.0.0.1:11434", "codellama:7b-code", "codellama")
@@ -65,3 +65,16 @@ def test_never_grows_past_size(items: list[tuple[str, str]], size: int) -> None:
     for prefix, suggestion in items:
         cache.put(SRC, prefix, "", suggestion)
         assert len(cache) <= size
+
+
+def test_continuation_scans_only_the_newest_entries() -> None:
+    cache = SuggestionCache(1000)
+    cache.put(SRC, "x = comp", "\n", "ute(1, 2)")
+    for i in range(CONTINUATION_CANDIDATES - 1):
+        cache.put(SRC, f"other {i}", "\n", "zzz")
+    assert cache.get_continuation(SRC, "x = compu", "\n") == "te(1, 2)"  # still a candidate
+    for i in range(CONTINUATION_CANDIDATES):
+        cache.put(SRC, f"more {i}", "\n", "zzz")
+    # Pushed out of the scan by newer entries, though still in the cache for exact hits.
+    assert cache.get_continuation(SRC, "x = comput", "\n") is None
+    assert cache.get(SRC, "x = comp", "\n") == "ute(1, 2)"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from llama_coder.core.languages import detect_language
-from llama_coder.core.lexer import Lexer, Mode, Syntax
+from llama_coder.core.lexer import Lexer, LexerMemo, Mode, Syntax
 
 
 def code_chars(filetype: str, text: str) -> str:
@@ -76,3 +76,19 @@ def test_fast_feed_text_equals_char_by_char(syntax: Syntax, text: str, more: str
     assert vars(fast) == vars(slow)
     # And they go on to judge the same characters the same way.
     assert [fast.feed(ch) for ch in more] == [slow.feed(ch) for ch in more]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SYNTAXES[:3]), st.sampled_from(["", "a(", "'x", "#"])),
+                max_size=8), TEXT)
+def test_memo_gives_a_fresh_lexer_in_the_state_after_the_text(
+    asks: list[tuple[Syntax, str]], more: str
+) -> None:
+    memo = LexerMemo()
+    for syntax, text in asks:
+        got = memo.after(syntax, text)
+        want = Lexer(syntax)
+        want.feed_text(text)
+        assert vars(got) == vars(want)
+        got.feed_text(more)  # moving the copy must not move the remembered state
+        assert vars(memo.after(syntax, text)) == vars(want)

@@ -150,8 +150,9 @@ class Controller:
             # At most one request in flight: stop the previous one wherever it is (a
             # model check on a slow network, too) and let it unwind first.
             previous[1].set()
-            previous[2].cancel()
-            await asyncio.wait({previous[2]})
+            if not previous[2].done():
+                previous[2].cancel()
+                await asyncio.wait({previous[2]})
         engine = self._engine()
         delivered = False
         try:

@@ -21,6 +21,7 @@ from llama_coder.core.cache import Source, SuggestionCache
 from llama_coder.core.completion import Plan, plan
 from llama_coder.core.config import Config
 from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
+from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
 
 
@@ -50,6 +51,7 @@ class Engine:
             config, os.environ if environ is None else environ, transport
         )
         self.cache = SuggestionCache(config.cache.size)
+        self._lexers = LexerMemo()
         self._warn = warn or (lambda message: None)
         self._resolution: Resolution | None = None
         self.model_check: ModelCheck | None = None
@@ -92,7 +94,8 @@ class Engine:
         return self.resolution.template.server_fim or self.resolution.guessed
 
     def plan(self, snapshot: Snapshot) -> Plan:
-        return plan(snapshot, self.config, self.resolution.template, self.allow_server_fim)
+        return plan(snapshot, self.config, self.resolution.template, self.allow_server_fim,
+                    self._lexers)
 
     async def complete(
         self,

@@ -8,6 +8,7 @@ process means no ``:UpdateRemotePlugins``, and a crash is restarted by the shim.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import Any
 
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     nvim = pynvim.attach("stdio")
     plugin = LlamaCoderPlugin(nvim)
     table = handlers(plugin)
+    # Everything loaded so far lives as long as the process: keep it out of the
+    # collector's full passes, which would otherwise walk it in the middle of a request.
+    gc.freeze()
 
     def on_request(name: str, args: list[Any]) -> Any:
         handler = table.get(name)

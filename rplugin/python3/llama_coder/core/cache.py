@@ -8,8 +8,12 @@ suggestion starts with? Then the rest of that suggestion is still good.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+import itertools
 from dataclasses import dataclass
+
+# Typing through continues a suggestion that was just shown, so only the newest entries
+# are candidates: the scan stays O(1) however large the cache is.
+CONTINUATION_CANDIDATES = 32
 
 
 def digest(text: str) -> bytes:
@@ -36,11 +40,15 @@ class _Entry:
 
 
 class SuggestionCache:
-    """LRU of at most ``size`` suggestions; ``size`` 0 stores nothing."""
+    """LRU of at most ``size`` suggestions; ``size`` 0 stores nothing.
+
+    A plain dict keeps insertion order: re-inserting moves a key to the newest end,
+    and iterating its values backwards costs no key lookups.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = max(0, size)
-        self._entries: OrderedDict[tuple[Source, bytes, bytes], _Entry] = OrderedDict()
+        self._entries: dict[tuple[Source, bytes, bytes], _Entry] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -56,17 +64,17 @@ class SuggestionCache:
         if self.size == 0:
             return
         key = (source, digest(prefix), digest(suffix))
+        self._entries.pop(key, None)
         self._entries[key] = _Entry(source, len(prefix), key[1], key[2], suggestion)
-        self._entries.move_to_end(key)
         self._trim()
 
     def get(self, source: Source, prefix: str, suffix: str) -> str | None:
         """The suggestion cached for exactly this prompt."""
         key = (source, digest(prefix), digest(suffix))
-        entry = self._entries.get(key)
+        entry = self._entries.pop(key, None)
         if entry is None:
             return None
-        self._entries.move_to_end(key)
+        self._entries[key] = entry
         return entry.suggestion
 
     def get_continuation(self, source: Source, prefix: str, suffix: str) -> str | None:
@@ -79,8 +87,9 @@ class SuggestionCache:
         if exact is not None:
             return exact
         suffix_hash = digest(suffix)
-        for key, entry in reversed(self._entries.items()):
-            if entry.source != source or entry.suffix_hash != suffix_hash:
+        newest = itertools.islice(reversed(self._entries.values()), CONTINUATION_CANDIDATES)
+        for entry in newest:
+            if entry.suffix_hash != suffix_hash or entry.source != source:
                 continue
             typed = len(prefix) - entry.prefix_len
             if not 0 < typed < len(entry.suggestion):
@@ -89,10 +98,11 @@ class SuggestionCache:
                 continue
             if digest(prefix[: entry.prefix_len]) != entry.prefix_hash:
                 continue
-            self._entries.move_to_end(key)
+            key = (entry.source, entry.prefix_hash, entry.suffix_hash)
+            self._entries[key] = self._entries.pop(key)
             return entry.suggestion[typed:]
         return None
 
     def _trim(self) -> None:
         while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+            del self._entries[next(iter(self._entries))]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from llama_coder.core.config import Config
 from llama_coder.core.fim import FimTemplate
-from llama_coder.core.lexer import Lexer, Syntax, lexer_after
+from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
 from llama_coder.core.postprocess import postprocess
 from llama_coder.core.prompt import Prompt, Snapshot, build_prompt
 from llama_coder.core.stopper import Stopper, open_brackets_on_line
@@ -79,9 +79,11 @@ def plan(
     config: Config,
     template: FimTemplate,
     allow_server_fim: bool | None = None,
+    lexers: LexerMemo | None = None,
 ) -> Plan:
     """Everything one request needs. ``allow_server_fim`` defaults to what the
-    template says; pass True when the template was only a guess."""
+    template says; pass True when the template was only a guess. ``lexers`` saves
+    re-reading the lines before the cursor line from one request to the next."""
     prompt = build_prompt(snapshot, config)
     syntax = Syntax.of(prompt.language)
     before_line = prompt.prefix[: len(prompt.prefix) - len(prompt.line_before)]
@@ -89,7 +91,7 @@ def plan(
     newline = context.find("\n")
     if len(before_line) > LEXER_LOOKBACK and newline >= 0:
         context = context[newline + 1 :]  # start the lexer at a line start
-    lexer = lexer_after(syntax, context)
+    lexer = lexers.after(syntax, context) if lexers is not None else lexer_after(syntax, context)
     closable = open_brackets_on_line(lexer, prompt.line_before, prompt.line_after)
     request = Request(
         prefix=prompt.prefix,

@@ -221,3 +221,18 @@ def lexer_after(syntax: Syntax, text: str) -> Lexer:
     lexer = Lexer(syntax)
     lexer.feed_text(text)
     return lexer
+
+
+class LexerMemo:
+    """The lexer state after the last text asked for, reused while that text stays the
+    same (every keystroke on one line shares the lines before it)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Syntax, str] | None = None
+        self._lexer: Lexer | None = None
+
+    def after(self, syntax: Syntax, text: str) -> Lexer:
+        if self._lexer is None or self._key != (syntax, text):
+            self._key = (syntax, text)
+            self._lexer = lexer_after(syntax, text)
+        return self._lexer.copy()
