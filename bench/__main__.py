@@ -52,6 +52,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "memory": lambda: figures.memory(1000 if quick else 10_000),
         "typing": lambda: figures.typing_cost(400 if quick else 2000, 1 if quick else 2),
         "real": lambda: figures.real_model(15 if quick else 40),
+        "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -113,6 +114,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("7 cache hit: key to ghost minus delay p50 / p95",
                     f"{fmt(t2['cache_hit_ms']['median'], ' ms')} / "
                     f"{fmt(t2['cache_hit_ms']['p95'], ' ms')}", "-", "-"))
+    if "prefetch" in r:
+        p = r["prefetch"]
+        out.append((f"8 accept -> next suggestion (read {p['think_s']:g} s), prefetch on / off",
+                     f"{fmt(p['on']['median'], ' ms')} / {fmt(p['off']['median'], ' ms')} "
+                     f"(n={p['on']['n']}/{p['off']['n']})", "on < off", ok(p["ratio"] < 1)))
     return out
 
 
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
-        ["overhead", "scale", "through", "memory", "typing", "real"]))
+        ["overhead", "scale", "through", "memory", "typing", "real", "prefetch"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)

@@ -251,3 +251,39 @@ def real_model(pauses: int = 40) -> dict[str, Any]:
     return {"time_to_ghost_ms": summary(latencies), "ours_ms": summary(ours),
             "cache_share": cached_tokens / total if total else float("nan"),
             "prompt_tokens": prompt_tokens, "cached_tokens": cached_tokens, "missed": missed}
+
+
+def prefetch_after_accept(accepts: int = 12, think: float = 1.5) -> dict[str, Any]:
+    """llama-server + SmolLM2: a suggestion is shown, read for ``think`` seconds and
+    accepted; the time from the accepting key to the next suggestion, prefetch on/off."""
+    source = (ROOT / "rplugin/python3/llama_coder/core/prompt.py").read_text()
+    starts = [ln.rstrip()[: max(4, len(ln.rstrip()) // 2)]
+              for ln in source.splitlines() if len(ln.strip()) > 20][:accepts]
+    result: dict[str, Any] = {"think_s": think}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        with llama_server.running(llama_server.smollm2_path(), log) as server:
+            for mode in ("on", "off"):
+                times: list[float] = []
+                with editor({"backend": "llamacpp", "endpoint": server.url, "delay": 150,
+                             "prefetch": mode == "on", "max_lines": 2}) as ed:
+                    ed.edit(Path(tmp) / f"prompt_{mode}.py", source)
+                    ed.nvim.command("set noautoindent")
+                    ed.nvim.command("normal! G")
+                    ed.type("o")
+                    for start in starts:
+                        shown = instrument.shown_count(ed)
+                        ed.nvim.input("<CR>" + start.replace("<", "<lt>"))
+                        if not wait_shown(ed, shown + 1, 30):
+                            continue
+                        time.sleep(think)  # reading the suggestion
+                        shown = instrument.shown_count(ed)
+                        ed.nvim.input("<Tab>")
+                        if wait_shown(ed, shown + 1, 30):
+                            times.append((instrument.last_shown_ns(ed)
+                                          - instrument.last_key_ns(ed)) / 1e6)
+                        wait_settled(ed)
+                result[mode] = summary(times)
+    on, off = result["on"]["median"], result["off"]["median"]
+    result["ratio"] = on / off if off else float("nan")
+    return result

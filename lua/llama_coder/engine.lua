@@ -108,7 +108,7 @@ function M.ensure()
     config.log.level,
   }, {
     rpc = true,
-    env = { PYTHONPATH = pythonpath },
+    env = { PYTHONPATH = pythonpath, LLAMA_CODER_CACHE_DIR = vim.fn.stdpath('cache') .. '/llama-coder' },
     on_stderr = function(_, data)
       for _, line in ipairs(data or {}) do
         if line ~= '' and #stderr_lines < 50 then

@@ -60,6 +60,7 @@ end
 
 function M.dismiss()
   trigger().cancel()
+  trigger().drop_speculation()
   ghost().clear()
 end
 
@@ -105,6 +106,7 @@ function M.status_lines()
     ('  engine    %s'):format(engine.running() and 'running' or 'not started'),
     ('  latency   %s'):format(latency and (('%.0f ms'):format(latency)) or '-'),
   }
+  table.insert(lines, '  last      ' .. (last and last.stats and last.stats.info or '-'))
   local err = s.engine.message ~= '' and s.engine.message or info.last_error
   table.insert(lines, '  last error ' .. ((err and err ~= '') and err or '-'))
   return lines

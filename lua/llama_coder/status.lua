@@ -25,8 +25,23 @@ function M.filetype_enabled(buf)
   return enabled ~= false
 end
 
+---@type string|nil the last suggestion's timings, short (ui.show_info)
+M.info = nil
+
 ---@return string
 function M.text()
+  local text = M.state_text()
+  if M.info then
+    local config = require('llama_coder.config').current()
+    if config.ui.show_info then
+      return text .. ' ' .. M.info
+    end
+  end
+  return text
+end
+
+---@return string
+function M.state_text()
   if M.paused then
     return 'paused'
   end
@@ -42,6 +57,13 @@ function M.text()
     return 'idle'
   end
   return e.state
+end
+
+--- A new suggestion's timings (``stats.info_short`` from the engine).
+---@param short string|nil
+function M.set_info(short)
+  M.info = short
+  M.changed()
 end
 
 --- Tell statuslines when the text changed.

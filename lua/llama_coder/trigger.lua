@@ -37,6 +37,18 @@ function M.cancel()
   end
 end
 
+-- A suggestion is on screen and the engine may be prefetching what follows it.
+local speculating = false
+
+--- The suggestion on screen was left (typed past, dismissed, Insert mode left): the
+--- prefetch for what follows it is of no use any more.
+function M.drop_speculation()
+  if speculating then
+    speculating = false
+    engine.send_if_running('llama_coder_cancel', nil)
+  end
+end
+
 --- Is a request scheduled or in flight? (For tests and benchmarks.)
 ---@return boolean
 function M.busy()
@@ -148,6 +160,7 @@ function M.fire(manual)
     return
   end
   M.cancel()
+  speculating = false -- the engine keeps a prefetch for this very place, cancels others
   M.request_id = M.request_id + 1
   local tick = vim.api.nvim_buf_get_changedtick(buf)
   local name = vim.api.nvim_buf_get_name(buf)
@@ -174,14 +187,13 @@ end)
 
 --- (Re)start the debounce: a request ``delay`` ms after the last change.
 function M.schedule()
-  local config = require('llama_coder.config').current()
-  if config.delay < 0 then
+  local delay = require('llama_coder.config').current().delay
+  if delay < 0 then
     stop_timer()
     return
   end
   timer = timer or vim.uv.new_timer()
-  timer:stop()
-  timer:start(config.delay, 0, fire_automatic)
+  timer:start(delay, 0, fire_automatic) -- a running timer starts over
 end
 
 --- A result from the engine: drawn only if it still fits the buffer, cursor and mode.
@@ -194,6 +206,9 @@ function M.on_result(payload)
   if not payload.partial then
     M.pending = nil
     M.last_result = payload
+    if payload.stats then
+      status.set_info(payload.stats.info_short)
+    end
   end
   local buf = vim.api.nvim_get_current_buf()
   local cursor = vim.api.nvim_win_get_cursor(0)
@@ -209,6 +224,7 @@ function M.on_result(payload)
   end
   if type(payload.text) == 'string' and payload.text ~= '' then
     ghost.show(buf, payload.row, payload.col, payload.text)
+    speculating = not payload.partial
   elseif not payload.partial then
     ghost.clear()
   end
@@ -219,6 +235,7 @@ end
 local last_buf, last_tick, last_row, last_col = -1, -1, -1, -1
 
 -- The hot path: runs for every keystroke in Insert mode, so it does as little as it can.
+-- A typed character fires CursorMovedI and then TextChangedI for the same change.
 local function on_change()
   local buf = api.nvim_get_current_buf()
   local tick = api.nvim_buf_get_changedtick(buf)
@@ -233,17 +250,29 @@ local function on_change()
     if result == 'unchanged' or result == 'through' then
       return -- typing through the suggestion: no request, no flicker
     end
+    M.drop_speculation()
   end
-  if M.pending or (timer and timer:is_active()) then
+  if M.pending then
     M.cancel()
   end
   if auto_enabled(buf) then
-    M.schedule()
+    M.schedule() -- restarts the debounce timer if it was running
   end
+end
+
+-- TextChangedI right after the CursorMovedI that already handled the same change
+-- returns after two calls; a change without a cursor move (<Del>) gets the full path.
+local function on_text_changed()
+  local buf = api.nvim_get_current_buf()
+  if buf == last_buf and api.nvim_buf_get_changedtick(buf) == last_tick then
+    return
+  end
+  on_change()
 end
 
 local function on_leave()
   M.cancel()
+  M.drop_speculation()
   ghost.clear()
   last_buf = -1
 end
@@ -271,7 +300,11 @@ function M.setup()
       end
     end,
   })
-  vim.api.nvim_create_autocmd({ 'TextChangedI', 'TextChangedP', 'CursorMovedI' }, {
+  vim.api.nvim_create_autocmd({ 'TextChangedI', 'TextChangedP' }, {
+    group = group,
+    callback = on_text_changed,
+  })
+  vim.api.nvim_create_autocmd('CursorMovedI', {
     group = group,
     callback = on_change,
   })

@@ -31,4 +31,7 @@ def editor_factory(tmp_path: Any) -> Iterator[Callable[..., Editor]]:
 
 @pytest.fixture
 def editor(editor_factory: Callable[..., Editor], ollama: OllamaFake) -> Editor:
-    return editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30})
+    # Without prefetch, so that tests can count requests; tests/e2e/test_features.py
+    # covers prefetch, and the soak test runs with it on.
+    return editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,
+                           "prefetch": False})

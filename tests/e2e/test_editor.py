@@ -292,7 +292,7 @@ def test_cells_outside_the_window_count_even_when_the_marker_is_new(
     # Markers are looked for in the whole buffer once per Insert session, and in the
     # lines each request reads: here the markdown cell starts far above the window.
     editor = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,
-                             "notebook": {"include_markup": False}})
+                             "notebook": {"include_markup": False}, "prefetch": False})
     notes = "".join(f"# note {i}\n" for i in range(100))
     editor.edit(tmp_path / "nb.py", notes + "x = 1\n")
     editor.type("Goz = ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any, cast
 
 from llama_coder.controller import CompletionRequest, Controller
@@ -39,13 +40,13 @@ class SilentEditor:
 NOTEBOOK = ["import os", "# %% [markdown]", "# Title", "# %%", "x = 1", "# %%", "y = "]
 
 
-async def test_every_engine_key_is_read_by_the_engine() -> None:
+async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
     seen: set[str] = set()
     raw = {"api_key_env": "LLAMA_CODER_UNSET_FOR_TEST",
-           "notebook": {"include_cell_outputs": True},
+           "notebook": {"include_cell_outputs": True}, "cache": {"disk": True},
            "formats": {"mine": {"prefix": "<a>", "suffix": "<b>", "middle": "<c>"}}}
     config = cast(Config, Recorder(parse_config(raw).config, seen))
-    controller = Controller(SilentEditor(), environ={})
+    controller = Controller(SilentEditor(), environ={"LLAMA_CODER_CACHE_DIR": str(tmp_path)})
     controller.apply(config)
     engine = controller.engine
     assert engine is not None
@@ -55,6 +56,8 @@ async def test_every_engine_key_is_read_by_the_engine() -> None:
         engine.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
         controller._partial_sender(request, asyncio.Event())
+        controller._prefetch(engine, Snapshot(["x = "], 0, 0, 4, "a.py", "python"), request,
+                             "1")
     finally:
         await controller.shutdown()
     engine_keys = {opt.key for opt in SCHEMA if opt.consumer == "engine"}

@@ -21,8 +21,11 @@ from llama_coder.core.config import Config, TlsConfig, parse_config
 from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
 from llama_coder.core.notebook import parse_ipynb_outputs
 from llama_coder.core.prompt import Snapshot, byte_col_to_char
+from llama_coder.core.speculation import accepted
+from llama_coder.core.timings import Timings
 from llama_coder.engine import Completion, Engine
 from llama_coder.log import LOGGER, add_secret, set_level
+from llama_coder.prefetch import Prefetcher
 
 ERROR_REPEAT_SECONDS = 60.0  # the same error is notified again at most this often
 # "thinking" shows only for requests still running after this long: a fast answer
@@ -72,6 +75,7 @@ class Controller:
         self.engine: Engine | None = None
         self._current: tuple[int, asyncio.Event, asyncio.Task[None]] | None = None
         self._models: dict[str, str] = {}  # source key -> ready | asking | missing | ...
+        self.prefetcher = Prefetcher()
         self._last_error: tuple[str, float] | None = None
         self.last_latency_ms: float | None = None
         self.problems: list[str] = []
@@ -92,6 +96,7 @@ class Controller:
     def apply(self, config: Config) -> None:
         old = self.engine
         self.cancel_current()
+        self.prefetcher.cancel()
         warn = lambda m: self._notify(m, "warn")  # noqa: E731
         try:
             self.engine = Engine(config, self.environ, warn=warn)
@@ -133,6 +138,10 @@ class Controller:
         self._current = (request.id, cancel, task)
 
     def cancel(self, request_id: int | None = None) -> None:
+        """Cancel request ``request_id``; None: whatever is in flight, prefetch too
+        (the suggestion on screen was left)."""
+        if request_id is None:
+            self.prefetcher.cancel()
         current = self._current
         if current is not None and (request_id is None or current[0] == request_id):
             current[1].set()
@@ -159,6 +168,7 @@ class Controller:
             if cancel.is_set() or not await self._model_ready(engine):
                 return
             snapshot = await self._snapshot(request, engine.config)
+            await self.prefetcher.settle(engine, snapshot)
             if cancel.is_set():
                 return
             self._announce_thinking()
@@ -171,6 +181,7 @@ class Controller:
                 return
             self._deliver(request, completion)
             delivered = True
+            self._prefetch(engine, snapshot, request, completion.text)
         except LlamaCoderError as exc:
             if not cancel.is_set():
                 self._fail(exc)
@@ -210,7 +221,9 @@ class Controller:
         self._last_error = None
         payload = self._payload(request, completion.text)
         s = completion.stats
+        timings = self._timings(completion)
         payload["stats"] = {
+            "info": timings.long(), "info_short": timings.short(),
             "cached": completion.from_cache, "elapsed_ms": round(completion.elapsed_ms, 2),
             "first_chunk_ms": completion.first_chunk_ms, "route": s.route,
             "prompt_tokens": s.prompt_tokens, "cached_tokens": s.cached_tokens,
@@ -224,6 +237,25 @@ class Controller:
                      completion.first_chunk_ms, s.route, s.prompt_tokens, s.cached_tokens,
                      s.predicted_tokens, completion.from_cache)
         self._status("idle")
+
+    def _prefetch(self, engine: Engine, snapshot: Snapshot, request: CompletionRequest,
+                  shown: str | None) -> None:
+        """Ask, in the background, for what follows ``shown`` once accepted."""
+        if engine.config.prefetch and shown:
+            self.prefetcher.start(engine, accepted(snapshot, shown), request.expandtab,
+                                  request.tabstop)
+
+    def _timings(self, completion: Completion) -> Timings:
+        engine = self._engine()
+        s = completion.stats
+        return Timings(
+            answered_by=f"{engine.config.backend} {engine.backend.model}".strip(),
+            total_ms=completion.elapsed_ms, first_chunk_ms=completion.first_chunk_ms,
+            prompt_tokens=s.prompt_tokens, cached_tokens=s.cached_tokens,
+            prompt_ms=s.prompt_ms,
+            predicted_tokens=s.predicted_tokens if s.predicted_tokens is not None
+            else (completion.chunks or None),
+            predicted_ms=s.predicted_ms, from_cache=completion.from_cache)
 
     async def _snapshot(self, request: CompletionRequest, config: Config) -> Snapshot:
         local = request.row - request.first_line
@@ -375,6 +407,7 @@ class Controller:
 
     async def shutdown(self) -> None:
         self.cancel_current()
+        self.prefetcher.cancel()
         if self.engine is not None:
             await self.engine.aclose()
 

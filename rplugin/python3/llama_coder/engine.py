@@ -7,11 +7,15 @@ never imports pynvim.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -23,6 +27,8 @@ from llama_coder.core.config import Config
 from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
 from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
+from llama_coder.disk_cache import DiskCache, default_dir, disk_key
+from llama_coder.log import LOGGER
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Completion:
     stats: StreamStats = field(default_factory=StreamStats)
     elapsed_ms: float = 0.0
     first_chunk_ms: float | None = None
+    chunks: int = 0  # pieces of text the server streamed
 
 
 def custom_templates(config: Config) -> dict[str, FimTemplate]:
@@ -53,8 +60,49 @@ class Engine:
         self.cache = SuggestionCache(config.cache.size)
         self._lexers = LexerMemo()
         self._warn = warn or (lambda message: None)
+        self._disk: DiskCache | None = None
+        self._io: ThreadPoolExecutor | None = None  # the disk cache's one thread
+        if config.cache.disk:
+            self._open_disk(default_dir(dict(os.environ if environ is None else environ)))
         self._resolution: Resolution | None = None
         self.model_check: ModelCheck | None = None
+
+    def _open_disk(self, directory: Path) -> None:
+        path = directory / "suggestions.sqlite3"
+        try:
+            self._disk = DiskCache(path, self.config.cache.disk_size)
+        except (OSError, sqlite3.Error) as exc:
+            self._warn(f"llama_coder: cache.disk: cannot use {path} ({exc}); "
+                       "suggestions are cached in memory only")
+            return
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="llama-coder-disk")
+
+    async def _disk_get(self, key: bytes) -> str | None:
+        disk, io = self._disk, self._io
+        if disk is None or io is None:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(io, disk.get, key)
+        except sqlite3.Error as exc:
+            self._disk_failed(exc)
+            return None
+
+    def _disk_put(self, key: bytes, text: str) -> None:
+        disk, io = self._disk, self._io
+        if disk is None or io is None:
+            return
+
+        def put() -> None:
+            try:
+                disk.put(key, text)
+            except sqlite3.Error as exc:
+                LOGGER.warning("disk cache write failed: %s", exc)
+
+        io.submit(put)
+
+    def _disk_failed(self, exc: Exception) -> None:
+        self._warn(f"llama_coder: cache.disk: {exc}; suggestions are cached in memory only")
+        self._disk = None
 
     @property
     def resolution(self) -> Resolution:
@@ -97,6 +145,14 @@ class Engine:
         return plan(snapshot, self.config, self.resolution.template, self.allow_server_fim,
                     self._lexers)
 
+    def prompt_key(self, snapshot: Snapshot) -> tuple[Source, str, str]:
+        """What identifies the prompt for ``snapshot`` (the cache's key)."""
+        prompt = self.plan(snapshot).prompt
+        return (self.source(), prompt.prefix, prompt.suffix)
+
+    def cached(self, key: tuple[Source, str, str]) -> bool:
+        return self.cache.get(*key) is not None
+
     async def complete(
         self,
         snapshot: Snapshot,
@@ -111,14 +167,20 @@ class Engine:
         source = self.source()
         prompt = the_plan.prompt
         cached = self.cache.get_continuation(source, prompt.prefix, prompt.suffix)
+        if cached is None and self._disk is not None:
+            cached = await self._disk_get(disk_key(source, prompt.prefix, prompt.suffix))
+            if cached is not None:
+                self.cache.put(source, prompt.prefix, prompt.suffix, cached)
         if cached is not None:
             return Completion(cached, from_cache=True,
                               elapsed_ms=(time.perf_counter() - started) * 1000)
         stopper = the_plan.stopper()
         stats = StreamStats()
         first_chunk_ms: float | None = None
+        count = 0
         async with aclosing(self.backend.stream(the_plan.request, cancel, stats)) as chunks:
             async for chunk in chunks:
+                count += 1
                 if first_chunk_ms is None:
                     first_chunk_ms = (time.perf_counter() - started) * 1000
                 done = stopper.feed(chunk)
@@ -131,8 +193,16 @@ class Engine:
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
+            if self._disk is not None:
+                self._disk_put(disk_key(source, prompt.prefix, prompt.suffix), text)
         return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
-                          elapsed_ms=(time.perf_counter() - started) * 1000)
+                          elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+        disk, io = self._disk, self._io
+        self._disk = None
+        if disk is not None and io is not None:
+            with contextlib.suppress(Exception):  # after the writes already queued
+                await asyncio.get_running_loop().run_in_executor(io, disk.close)
+            io.shutdown(wait=False)

@@ -146,6 +146,8 @@ def _fill_stats(stats: StreamStats, obj: dict[str, Any]) -> None:
     stats.stop_reason = str(obj.get("done_reason", ""))
     prompt_ns = _int(obj.get("prompt_eval_duration"))
     stats.prompt_ms = prompt_ns / 1e6 if prompt_ns is not None else None
+    eval_ns = _int(obj.get("eval_duration"))
+    stats.predicted_ms = eval_ns / 1e6 if eval_ns is not None else None
 
 
 def _int(value: object) -> int | None:

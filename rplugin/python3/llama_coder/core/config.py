@@ -87,6 +87,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("max_tokens", "integer", 256, "Most tokens the server may generate per "
            "suggestion.", minimum=1),
     Option("temperature", "number", 0.2, "Sampling temperature.", minimum=0, maximum=2),
+    Option("prefetch", "boolean", True, "When a suggestion is shown, ask for the one that "
+           "would follow it once accepted, so accepting and going on is instant (at most one "
+           "such request at a time, cancelled as soon as you type something else)."),
     Option("delay", "integer", 250, "Milliseconds after the last change before a suggestion "
            "is requested; -1 turns automatic suggestions off (manual trigger only).",
            minimum=-1, maximum=5000, consumer="lua"),
@@ -108,6 +111,11 @@ SCHEMA: tuple[Option, ...] = (
            minimum=0),
     Option("cache.size", "integer", 256, "Suggestions kept in the in-memory LRU cache; 0 turns "
            "the cache off.", minimum=0),
+    Option("cache.disk", "boolean", False, "Also keep suggestions on disk (a SQLite file under "
+           "stdpath('cache')/llama-coder, shared by all your Neovims), so reopening a file "
+           "shows instant suggestions where nothing changed."),
+    Option("cache.disk_size", "integer", 5000, "Suggestions kept on disk; the least recently "
+           "used go first.", minimum=1),
     Option("timeout.connect", "integer", 3000, "Milliseconds to wait for the connection.",
            minimum=1),
     Option("timeout.first_chunk", "integer", 30000, "Milliseconds to wait for the first "
@@ -144,6 +152,8 @@ SCHEMA: tuple[Option, ...] = (
            "(in the prompt window) for an automatic suggestion.", minimum=0, consumer="lua"),
     Option("ui.hide_during_completion", "boolean", True, "Hide the suggestion while a popup "
            "menu (native, nvim-cmp, blink.cmp) is visible.", consumer="lua"),
+    Option("ui.show_info", "boolean", False, "Add the last suggestion's timings (total time, "
+           "tokens/s, or 'cached') to status(), for statuslines.", consumer="lua"),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
            "in, instead of once complete."),
     Option("python", "string", "", "Python for the engine. Empty: g:python3_host_prog, else "
@@ -173,6 +183,8 @@ class ContextConfig:
 @dataclass(frozen=True)
 class CacheConfig:
     size: int
+    disk: bool
+    disk_size: int
 
 
 @dataclass(frozen=True)
@@ -220,6 +232,7 @@ class TriggerConfig:
 @dataclass(frozen=True)
 class UiConfig:
     hide_during_completion: bool
+    show_info: bool
     show_while_streaming: bool
 
 
@@ -242,6 +255,7 @@ class Config:
     max_lines: int
     max_tokens: int
     temperature: float
+    prefetch: bool
     delay: int
     notebook: NotebookConfig
     context: ContextConfig

@@ -1,0 +1,69 @@
+"""Speculative prefetch: the suggestion that would follow the one on screen.
+
+When a suggestion is shown, the completion for the place the cursor will be once
+it is accepted is requested in the background and lands in the engine's cache, so
+accepting and going on shows the next suggestion at cache speed. At most one
+prefetch is in flight. A real request for the same prompt waits for it instead of
+asking twice; any other request, or a keystroke that leaves the suggestion,
+cancels it (its connection closes, so the server stops generating).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from llama_coder.core.errors import LlamaCoderError
+from llama_coder.core.prompt import Snapshot
+from llama_coder.engine import Engine
+from llama_coder.log import LOGGER
+
+
+class Prefetcher:
+    def __init__(self) -> None:
+        self._current: tuple[asyncio.Event, asyncio.Task[None], Any] | None = None
+        self.started = 0  # for :LlamaCoderStatus and tests
+        self.cancelled = 0
+
+    def in_flight(self) -> bool:
+        return self._current is not None and not self._current[1].done()
+
+    def start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int) -> None:
+        self.cancel()
+        key = engine.prompt_key(snapshot)
+        if engine.cached(key):
+            return  # already known: nothing to ask
+        cancel = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(
+            self._run(engine, snapshot, cancel, expandtab, tabstop))
+        self._current = (cancel, task, key)
+        self.started += 1
+
+    def cancel(self) -> None:
+        current, self._current = self._current, None
+        if current is not None and not current[1].done():
+            current[0].set()
+            self.cancelled += 1
+
+    async def settle(self, engine: Engine, snapshot: Snapshot) -> None:
+        """Before a real request: wait for a prefetch of the same prompt (its answer
+        will be in the cache), cancel any other."""
+        current = self._current
+        if current is None or current[1].done():
+            return
+        if engine.prompt_key(snapshot) == current[2]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.shield(current[1])
+            return
+        self.cancel()
+
+    @staticmethod
+    async def _run(engine: Engine, snapshot: Snapshot, cancel: asyncio.Event,
+                   expandtab: bool, tabstop: int) -> None:
+        try:
+            await engine.complete(snapshot, cancel, expandtab=expandtab, tabstop=tabstop)
+        except LlamaCoderError as exc:
+            LOGGER.debug("prefetch failed: %s", exc)  # the next real request reports it
+        except Exception:
+            LOGGER.exception("internal error in a prefetch")
