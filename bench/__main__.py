@@ -53,6 +53,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "typing": lambda: figures.typing_cost(400 if quick else 2000, 1 if quick else 2),
         "real": lambda: figures.real_model(15 if quick else 40),
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
+        "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -119,6 +120,12 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append((f"8 accept -> next suggestion (read {p['think_s']:g} s), prefetch on / off",
                      f"{fmt(p['on']['median'], ' ms')} / {fmt(p['off']['median'], ' ms')} "
                      f"(n={p['on']['n']}/{p['off']['n']})", "on < off", ok(p["ratio"] < 1)))
+    if "disk" in r:
+        d = r["disk"]
+        out.append(("9 reopened file: time to ghost p50, cache.disk on / off",
+                    f"{fmt(d['on']['median'], ' ms')} / {fmt(d['off']['median'], ' ms')} "
+                    f"(n={d['on']['n']}/{d['off']['n']})", "on < off",
+                    ok(d["on"]["median"] < d["off"]["median"])))
     return out
 
 
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
-        ["overhead", "scale", "through", "memory", "typing", "real", "prefetch"]))
+        ["overhead", "scale", "through", "memory", "typing", "real", "prefetch", "disk"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)

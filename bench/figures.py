@@ -17,6 +17,9 @@ from tests.e2e.harness import ROOT, Editor
 from tests.fakes.backends import OllamaFake
 
 NS = 1e9
+# Figures that time one request per keystroke ask the fake for exactly that: without
+# prefetch, whose extra requests figure 8 measures on its own.
+SINGLE = {"prefetch": False}
 
 
 @contextlib.contextmanager
@@ -71,7 +74,7 @@ def wait_settled(ed: Editor, timeout: float = 10) -> None:
 
 def plugin_overhead(triggers: int = 200, delay_ms: int = 10) -> dict[str, Any]:
     with OllamaFake(tokens=["x", " = ", "1"]) as fake, tempfile.TemporaryDirectory() as tmp, \
-            editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms}) as ed:
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms, **SINGLE}) as ed:
         ed.edit(Path(tmp) / "a.py", "def f(x):\n    return x\n")
         ed.type("Go")
         wait_settled(ed)
@@ -85,7 +88,8 @@ def scale(triggers: int = 60, delay_ms: int = 10) -> dict[str, Any]:
     for size in (100, 10_000, 100_000):
         text = "".join(f"value_{i} = compute({i}, {i % 7})\n" for i in range(size))
         with OllamaFake(tokens=["x"]) as fake, tempfile.TemporaryDirectory() as tmp, \
-                editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms}) as ed:
+                editor({"backend": "ollama", "endpoint": fake.url, "delay": delay_ms,
+                        **SINGLE}) as ed:
             ed.edit(Path(tmp) / "big.py", text)
             ed.nvim.command(f"normal! {size // 2}G")
             ed.type("o")
@@ -157,7 +161,7 @@ def typing_through_and_cache(samples: int = 100) -> dict[str, Any]:
     cached: list[float] = []
     long_answer = ["abcdefghijklmnopqrstuvwxyz" * 8]
     with OllamaFake(tokens=long_answer) as fake, tempfile.TemporaryDirectory() as tmp, \
-            editor({"backend": "ollama", "endpoint": fake.url, "delay": 10}) as ed:
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": 10, **SINGLE}) as ed:
         ed.edit(Path(tmp) / "a.py", "")
         ed.type("o")
         for _ in range(samples // 50 + 1):
@@ -190,7 +194,7 @@ def typing_through_and_cache(samples: int = 100) -> dict[str, Any]:
 
 def memory(completions: int = 10_000) -> dict[str, Any]:
     with OllamaFake(tokens=["x"]) as fake, tempfile.TemporaryDirectory() as tmp, \
-            editor({"backend": "ollama", "endpoint": fake.url, "delay": 0}) as ed:
+            editor({"backend": "ollama", "endpoint": fake.url, "delay": 0, **SINGLE}) as ed:
         ed.edit(Path(tmp) / "a.py", "")
         ed.type("o")
         wait_settled(ed)
@@ -286,4 +290,42 @@ def prefetch_after_accept(accepts: int = 12, think: float = 1.5) -> dict[str, An
                 result[mode] = summary(times)
     on, off = result["on"]["median"], result["off"]["median"]
     result["ratio"] = on / off if off else float("nan")
+    return result
+
+
+def disk_cache_reopen(places: int = 8) -> dict[str, Any]:
+    """llama-server + SmolLM2: suggestions at several places of a file; then a new
+    Neovim opens the same file and visits the same places: time to ghost text,
+    with cache.disk on and off."""
+    source = (ROOT / "rplugin/python3/llama_coder/core/stopper.py").read_text()
+    rows = [i for i, ln in enumerate(source.splitlines()) if ln.strip().startswith("return ")]
+    rows = rows[:places]
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        path = Path(tmp) / "stopper.py"
+        with llama_server.running(llama_server.smollm2_path(), log) as server:
+            for mode in ("on", "off"):
+                opts = {"backend": "llamacpp", "endpoint": server.url, "delay": 150,
+                        "prefetch": False, "cache": {"disk": mode == "on"}}
+                home: Path | None = None
+                times: list[float] = []
+                for visit in ("first", "reopened"):
+                    ed = Editor(opts, home=home)
+                    instrument.install(ed)
+                    try:
+                        ed.edit(path, source)
+                        for row in rows:
+                            ed.nvim.command(f"normal! {row + 1}G$")
+                            shown = instrument.shown_count(ed)
+                            ed.nvim.input("a<BS>")  # a change at the line's end, same text
+                            if wait_shown(ed, shown + 1, 30) and visit == "reopened":
+                                times.append((instrument.last_shown_ns(ed)
+                                              - instrument.last_key_ns(ed)) / 1e6)
+                            wait_settled(ed)
+                            ed.nvim.input("<Esc>")
+                    finally:
+                        home = ed.home
+                        ed.close(keep_home=visit == "first")
+                result[mode] = summary(times)
     return result

@@ -31,6 +31,8 @@ local plugs = {
   ['<Plug>(llama-coder-accept-line)'] = 'accept_line',
   ['<Plug>(llama-coder-dismiss)'] = 'dismiss',
   ['<Plug>(llama-coder-trigger)'] = 'trigger',
+  ['<Plug>(llama-coder-next)'] = 'next',
+  ['<Plug>(llama-coder-prev)'] = 'prev',
 }
 for lhs, fn in pairs(plugs) do
   vim.keymap.set('i', lhs, function()

@@ -30,6 +30,8 @@ def _lua(value: object) -> str:
         return repr(value)
     if isinstance(value, dict):
         return "{}" if not value else "{ ... }"
+    if isinstance(value, list):
+        return "{}" if not value else "{ ... }"
     return str(value)
 
 
@@ -42,6 +44,8 @@ def _lua_literal(value: object) -> str:
     if isinstance(value, dict):
         items = ", ".join(f'["{k}"] = {_lua_literal(v)}' for k, v in value.items())
         return "{ " + items + " }" if items else "vim.empty_dict()"
+    if isinstance(value, list):
+        return "{ " + ", ".join(_lua_literal(v) for v in value) + " }"
     if isinstance(value, float) and value.is_integer():
         return repr(value)
     return str(value)

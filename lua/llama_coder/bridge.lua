@@ -33,6 +33,10 @@ function M.receive(kind, payload)
     require('llama_coder.notify').notify(payload.message, payload.level)
   elseif kind == 'ask_pull' then
     require('llama_coder.model').ask(payload)
+  elseif kind == 'alternative' then
+    require('llama_coder.alternatives').on_alternative(payload)
+  elseif kind == 'alternatives_done' then
+    require('llama_coder.alternatives').on_done(payload)
   elseif kind == 'health' then
     M.health_reports[payload.token] = payload
   end

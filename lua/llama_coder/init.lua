@@ -61,7 +61,20 @@ end
 function M.dismiss()
   trigger().cancel()
   trigger().drop_speculation()
+  require('llama_coder.alternatives').forget()
   ghost().clear()
+end
+
+--- Show the next of several suggestions (asking for more the first time).
+---@return boolean
+function M.next()
+  return require('llama_coder.alternatives').cycle(1)
+end
+
+--- Show the previous of several suggestions.
+---@return boolean
+function M.prev()
+  return require('llama_coder.alternatives').cycle(-1)
 end
 
 --- Ask for a suggestion now (works while paused and with delay = -1).
@@ -107,6 +120,9 @@ function M.status_lines()
     ('  latency   %s'):format(latency and (('%.0f ms'):format(latency)) or '-'),
   }
   table.insert(lines, '  last      ' .. (last and last.stats and last.stats.info or '-'))
+  if info.answered_by and info.answered_by ~= '' then
+    table.insert(lines, '  answered  ' .. info.answered_by)
+  end
   local err = s.engine.message ~= '' and s.engine.message or info.last_error
   table.insert(lines, '  last error ' .. ((err and err ~= '') and err or '-'))
   return lines

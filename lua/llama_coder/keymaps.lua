@@ -77,6 +77,12 @@ function M.setup()
     api.dismiss()
     return true
   end, 'dismiss the suggestion')
+  map(config.keymap.next, function()
+    return require('llama_coder.alternatives').cycle(1)
+  end, 'show the next suggestion')
+  map(config.keymap.prev, function()
+    return require('llama_coder.alternatives').cycle(-1)
+  end, 'show the previous suggestion')
   map(config.keymap.trigger, function()
     api.trigger()
     return true

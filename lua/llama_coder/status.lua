@@ -28,9 +28,21 @@ end
 ---@type string|nil the last suggestion's timings, short (ui.show_info)
 M.info = nil
 
+---@type string|nil which of several suggestions is shown: '2/3'
+M.alternatives = nil
+
+---@param position string|nil
+function M.set_alternatives(position)
+  M.alternatives = position
+  M.changed()
+end
+
 ---@return string
 function M.text()
   local text = M.state_text()
+  if M.alternatives then
+    text = text .. ' ' .. M.alternatives
+  end
   if M.info then
     local config = require('llama_coder.config').current()
     if config.ui.show_info then
@@ -55,6 +67,10 @@ function M.state_text()
     return 'error: ' .. (e.detail ~= '' and e.detail or 'see :LlamaCoderStatus')
   elseif e.state == 'stopped' or e.state == 'starting' then
     return 'idle'
+  end
+  local by = e.info and e.info.answered_by
+  if by and by ~= '' then
+    return e.state .. ' via ' .. by:match('^%S+') -- the route or fallback that answered
   end
   return e.state
 end

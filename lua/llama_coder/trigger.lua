@@ -3,6 +3,7 @@
 local engine = require('llama_coder.engine')
 local ghost = require('llama_coder.ghost')
 local status = require('llama_coder.status')
+local alternatives = require('llama_coder.alternatives')
 
 local M = {}
 
@@ -12,6 +13,8 @@ M.last_result = nil
 M.dropped = 0 -- results that came too late for the buffer, cursor or mode
 ---@type table|nil the request in flight: id, buf, tick, row, col
 M.pending = nil
+---@type table|nil the last request sent (asked again for alternatives)
+M.last_request = nil
 local timer = nil ---@type uv.uv_timer_t|nil
 local NOTEBOOK_MAX_LINES = 20000
 local api = vim.api
@@ -165,7 +168,8 @@ function M.fire(manual)
   local tick = vim.api.nvim_buf_get_changedtick(buf)
   local name = vim.api.nvim_buf_get_name(buf)
   M.pending = { id = M.request_id, buf = buf, tick = tick, row = row, col = col }
-  engine.send('llama_coder_complete', {
+  require('llama_coder.context').flush()
+  M.last_request = {
     id = M.request_id,
     buf = buf,
     tick = tick,
@@ -178,7 +182,8 @@ function M.fire(manual)
     filetype = ft,
     expandtab = vim.bo[buf].expandtab,
     tabstop = vim.bo[buf].tabstop,
-  })
+  }
+  engine.send('llama_coder_complete', M.last_request)
 end
 
 local fire_automatic = vim.schedule_wrap(function()
@@ -225,6 +230,10 @@ function M.on_result(payload)
   if type(payload.text) == 'string' and payload.text ~= '' then
     ghost.show(buf, payload.row, payload.col, payload.text)
     speculating = not payload.partial
+    if not payload.partial then
+      local last = M.last_request
+      alternatives.reset(payload, last and last.id == payload.id and last or nil)
+    end
   elseif not payload.partial then
     ghost.clear()
   end
@@ -251,6 +260,7 @@ local function on_change()
       return -- typing through the suggestion: no request, no flicker
     end
     M.drop_speculation()
+    alternatives.forget()
   end
   if M.pending then
     M.cancel()
@@ -273,6 +283,7 @@ end
 local function on_leave()
   M.cancel()
   M.drop_speculation()
+  alternatives.forget()
   ghost.clear()
   last_buf = -1
 end
@@ -342,6 +353,7 @@ function M.setup()
       M.forget(args.buf)
     end,
   })
+  require('llama_coder.context').setup(group)
   M.forget()
 end
 

@@ -62,3 +62,24 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     src = Source("ollama", "e", "m", "qwen")
     assert cache.get(disk_key(src, "a-399", "")) == "a-399"
     assert cache.get(disk_key(src, "b-399", "")) == "b-399"
+
+
+async def test_an_unusable_cache_file_is_said_once_and_memory_goes_on(tmp_path: Path) -> None:
+    from llama_coder.core.config import parse_config
+    from llama_coder.core.prompt import Snapshot
+    from llama_coder.engine import Engine
+    from tests.fakes.backends import OllamaFake
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    warnings: list[str] = []
+    with OllamaFake(tokens=["x"]) as fake:
+        config = parse_config({"endpoint": fake.url, "cache": {"disk": True}}).config
+        engine = Engine(config, {"LLAMA_CODER_CACHE_DIR": str(blocker)}, warn=warnings.append)
+        try:
+            snap = Snapshot(["y = "], 0, 0, 4, "a.py", "python")
+            assert (await engine.complete(snap)).text == "x"
+            assert (await engine.complete(snap)).from_cache  # the memory cache still works
+        finally:
+            await engine.aclose()
+    assert len(warnings) == 1 and "cache.disk" in warnings[0] and "memory only" in warnings[0]

@@ -55,3 +55,19 @@ def test_defused_tokens_copied_by_the_model_come_back_whole() -> None:
     stopper = p.stopper()
     stopper.feed("return '<\u200b|fim_middle|>'")
     assert p.finish(stopper.finish()) == "return '<|fim_middle|>'"
+
+
+def test_other_files_in_repo_format_comments_or_neither() -> None:
+    config = parse_config({}).config
+    snap = Snapshot(["x = "], 0, 0, 4, "src/a.py", "python")
+    extra = [("b.py", "import os\n"), ("c.py", "<|fim_middle|>\n")]
+    qwen = plan(snap, config, QWEN, extra=extra, repo="proj").request.client_prompt()
+    assert qwen == ("<|repo_name|>proj\n<|file_sep|>b.py\nimport os\n\n<|file_sep|>c.py\n"
+                    "<\u200b|fim_middle|>\n\n<|file_sep|>src/a.py\n<|fim_prefix|># Language: "
+                    "Python\n# Path: src/a.py\nx = <|fim_suffix|><|fim_middle|>")
+    codellama = plan(snap, config, BUILTIN_TEMPLATES["codellama"], extra=extra).request
+    assert codellama.client_prompt().startswith(
+        "<PRE> # From b.py:\n# import os\n# From c.py:\n# <|fim_middle|>\n# Language: Python")
+    assert codellama.prefix_with_context().startswith("# From b.py:\n# import os\n")
+    plain = plan(snap, config, QWEN).request
+    assert plain.client_prompt().startswith("<|fim_prefix|>") and plain.extra_context == ()

@@ -56,6 +56,9 @@ async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
         engine.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
         controller._partial_sender(request, asyncio.Event())
+        controller._extra(engine.config, "a.py")
+        assert controller.router is not None
+        controller.router.failed("main")
         controller._prefetch(engine, Snapshot(["x = "], 0, 0, 4, "a.py", "python"), request,
                              "1")
     finally:

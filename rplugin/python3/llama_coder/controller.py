@@ -11,13 +11,14 @@ import asyncio
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from llama_coder.backends.base import PullProgress
 from llama_coder.core.config import Config, TlsConfig, parse_config
+from llama_coder.core.context_ring import ContextRing
 from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
 from llama_coder.core.notebook import parse_ipynb_outputs
 from llama_coder.core.prompt import Snapshot, byte_col_to_char
@@ -26,6 +27,7 @@ from llama_coder.core.timings import Timings
 from llama_coder.engine import Completion, Engine
 from llama_coder.log import LOGGER, add_secret, set_level
 from llama_coder.prefetch import Prefetcher
+from llama_coder.routing import MAIN, Router, worth_falling_back
 
 ERROR_REPEAT_SECONDS = 60.0  # the same error is notified again at most this often
 # "thinking" shows only for requests still running after this long: a fast answer
@@ -72,10 +74,16 @@ class Controller:
     def __init__(self, editor: Editor, environ: Mapping[str, str] | None = None) -> None:
         self.editor = editor
         self.environ = dict(os.environ if environ is None else environ)
-        self.engine: Engine | None = None
+        self.engine: Engine | None = None  # the top-level server's (router.main)
+        self.router: Router | None = None
+        self._answered = MAIN  # which engine gave the last suggestion
+        self._asking: dict[str, Engine] = {}  # model -> the engine whose pull is offered
+        self._shown_answered = MAIN
+        self._alternatives: tuple[asyncio.Event, asyncio.Task[None]] | None = None
         self._current: tuple[int, asyncio.Event, asyncio.Task[None]] | None = None
         self._models: dict[str, str] = {}  # source key -> ready | asking | missing | ...
         self.prefetcher = Prefetcher()
+        self.ring = ContextRing(0, 1)  # sized by apply()
         self._last_error: tuple[str, float] | None = None
         self.last_latency_ms: float | None = None
         self.problems: list[str] = []
@@ -94,24 +102,32 @@ class Controller:
         self.apply(result.config)
 
     def apply(self, config: Config) -> None:
-        old = self.engine
+        old = self.router
         self.cancel_current()
         self.prefetcher.cancel()
+        self.router = Router(config, self._make_engine)
+        self.engine = self.router.main
+        set_level(config.log.level)
+        for _, engine in self.router.engines():
+            add_secret(engine.backend.settings.api_key)
+        self._models.clear()
+        self._last_error = None
+        self._answered = MAIN
+        self.ring.resize(config.context.extra_chunks, config.context.chunk_lines)
+        if old is not None:
+            for _, engine in old.engines():
+                self._spawn(engine.aclose())
+        self._status("idle")
+
+    def _make_engine(self, config: Config) -> Engine:
         warn = lambda m: self._notify(m, "warn")  # noqa: E731
         try:
-            self.engine = Engine(config, self.environ, warn=warn)
+            return Engine(config, self.environ, warn=warn)
         except ConfigError as exc:  # an unreadable CA bundle: say so, verify as usual
             self.problems.append(str(exc))
             self._notify(str(exc), "error")
             config = dataclasses.replace(config, tls=TlsConfig(ca_bundle=""))
-            self.engine = Engine(config, self.environ, warn=warn)
-        set_level(config.log.level)
-        add_secret(self.engine.backend.settings.api_key)
-        self._models.clear()
-        self._last_error = None
-        if old is not None:
-            self._spawn(old.aclose())
-        self._status("idle")
+            return Engine(config, self.environ, warn=warn)
 
     @property
     def config(self) -> Config:
@@ -133,15 +149,17 @@ class Controller:
             LOGGER.warning("ignoring a malformed request: %s", exc)
             return
         previous = self._current
+        self.cancel_alternatives()
         cancel = asyncio.Event()
         task = asyncio.get_running_loop().create_task(self._run(request, cancel, previous))
         self._current = (request.id, cancel, task)
 
     def cancel(self, request_id: int | None = None) -> None:
-        """Cancel request ``request_id``; None: whatever is in flight, prefetch too
-        (the suggestion on screen was left)."""
+        """Cancel request ``request_id``; None: whatever is in flight, prefetch and
+        alternatives too (the suggestion on screen was left)."""
         if request_id is None:
             self.prefetcher.cancel()
+            self.cancel_alternatives()
         current = self._current
         if current is not None and (request_id is None or current[0] == request_id):
             current[1].set()
@@ -162,26 +180,24 @@ class Controller:
             if not previous[2].done():
                 previous[2].cancel()
                 await asyncio.wait({previous[2]})
-        engine = self._engine()
+        self._engine()
+        assert self.router is not None
+        chain = self.router.chain(request.filetype)
         delivered = False
         try:
-            if cancel.is_set() or not await self._model_ready(engine):
-                return
-            snapshot = await self._snapshot(request, engine.config)
-            await self.prefetcher.settle(engine, snapshot)
-            if cancel.is_set():
-                return
-            self._announce_thinking()
-            completion = await engine.complete(
-                snapshot, cancel, self._partial_sender(request, cancel),
-                expandtab=request.expandtab, tabstop=request.tabstop,
-            )
-            if cancel.is_set():
-                self._status("idle")
-                return
-            self._deliver(request, completion)
-            delivered = True
-            self._prefetch(engine, snapshot, request, completion.text)
+            for position, (name, engine) in enumerate(chain):
+                last = position == len(chain) - 1
+                try:
+                    delivered = await self._complete_with(engine, name, request, cancel)
+                    if delivered or cancel.is_set():
+                        return
+                except LlamaCoderError as exc:
+                    if cancel.is_set():
+                        return
+                    if last or not worth_falling_back(exc):
+                        raise
+                    self.router.failed(name)
+                    LOGGER.info("%s failed (%s); trying %s", name, exc, chain[position + 1][0])
         except LlamaCoderError as exc:
             if not cancel.is_set():
                 self._fail(exc)
@@ -196,6 +212,33 @@ class Controller:
                 self._current = None
             if not delivered and not cancel.is_set():
                 self.editor.send("result", self._payload(request, None))  # nothing to show
+
+    async def _complete_with(self, engine: Engine, name: str, request: CompletionRequest,
+                             cancel: asyncio.Event) -> bool:
+        """One try on one server; True when a result went to the editor. False also
+        when its model is not ready (being asked about, downloaded, or missing): the
+        next server in the chain is tried."""
+        if cancel.is_set() or not await self._model_ready(engine):
+            return False
+        snapshot = await self._snapshot(request, engine.config)
+        await self.prefetcher.settle(engine, snapshot)
+        if cancel.is_set():
+            return False
+        self._announce_thinking()
+        extra = self._extra(engine.config, request.path)
+        completion = await engine.complete(
+            snapshot, cancel, self._partial_sender(request, cancel),
+            expandtab=request.expandtab, tabstop=request.tabstop, extra=extra,
+        )
+        if cancel.is_set():
+            self._status("idle")
+            return False
+        assert self.router is not None
+        self.router.answered(name)
+        self._answered = name
+        self._deliver(request, completion, engine)
+        self._prefetch(engine, snapshot, request, completion.text, extra)
+        return True
 
     def _partial_sender(self, request: CompletionRequest, cancel: asyncio.Event) -> Any:
         if not self._engine().config.ui.show_while_streaming:
@@ -216,12 +259,13 @@ class Controller:
         return {"id": request.id, "buf": request.buf, "tick": request.tick,
                 "row": request.row, "col": request.col, "text": text, "partial": partial}
 
-    def _deliver(self, request: CompletionRequest, completion: Completion) -> None:
+    def _deliver(self, request: CompletionRequest, completion: Completion,
+                 engine: Engine) -> None:
         self.last_latency_ms = completion.elapsed_ms
         self._last_error = None
         payload = self._payload(request, completion.text)
         s = completion.stats
-        timings = self._timings(completion)
+        timings = self._timings(completion, engine)
         payload["stats"] = {
             "info": timings.long(), "info_short": timings.short(),
             "cached": completion.from_cache, "elapsed_ms": round(completion.elapsed_ms, 2),
@@ -239,14 +283,85 @@ class Controller:
         self._status("idle")
 
     def _prefetch(self, engine: Engine, snapshot: Snapshot, request: CompletionRequest,
-                  shown: str | None) -> None:
+                  shown: str | None, extra: Sequence[tuple[str, str]] = ()) -> None:
         """Ask, in the background, for what follows ``shown`` once accepted."""
         if engine.config.prefetch and shown:
             self.prefetcher.start(engine, accepted(snapshot, shown), request.expandtab,
-                                  request.tabstop)
+                                  request.tabstop, extra)
 
-    def _timings(self, completion: Completion) -> Timings:
-        engine = self._engine()
+    # --- alternatives ---------------------------------------------------------------------
+
+    def alternatives(self, raw: Mapping[str, Any]) -> None:
+        """More suggestions for the place of request ``raw`` (Lua cycles through them)."""
+        try:
+            request = CompletionRequest.from_lua(raw)
+            count = max(1, min(int(raw.get("count", 3)), 8))
+            known = {str(text) for text in raw.get("known") or []}
+        except (KeyError, TypeError, ValueError) as exc:
+            LOGGER.warning("ignoring a malformed alternatives request: %s", exc)
+            return
+        self.cancel_alternatives()
+        cancel = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(
+            self._run_alternatives(request, cancel, count, known))
+        self._alternatives = (cancel, task)
+
+    def cancel_alternatives(self) -> None:
+        if self._alternatives is not None:
+            self._alternatives[0].set()
+            self._alternatives = None
+
+    async def _run_alternatives(self, request: CompletionRequest, cancel: asyncio.Event,
+                                count: int, known: set[str]) -> None:
+        """Other samples from the filetype's server; with fallbacks, their answers first
+        (the same place seen by two servers). Each new one goes to Lua as it comes."""
+        assert self.router is not None
+        chain = [item for item in self.router.chain(request.filetype)
+                 if not self.router.is_down(item[0])]
+        tries = [(name, engine, 0) for name, engine in chain[1:]]
+        if chain:
+            tries += [(chain[0][0], chain[0][1], n) for n in range(1, 2 * count)]
+        found = set(known)
+        try:
+            for name, engine, variant in tries:
+                if len(found) >= count or cancel.is_set():
+                    break
+                snapshot = await self._snapshot(request, engine.config)
+                try:
+                    completion = await engine.complete(
+                        snapshot, cancel, expandtab=request.expandtab, tabstop=request.tabstop,
+                        extra=self._extra(engine.config, request.path), variant=variant)
+                except LlamaCoderError as exc:
+                    LOGGER.info("alternative from %s failed: %s", name, exc)
+                    continue
+                text = completion.text
+                if text and text not in found and not cancel.is_set():
+                    found.add(text)
+                    self.editor.send("alternative", {**self._payload(request, text), "by": name})
+        except Exception:
+            LOGGER.exception("internal error while asking for alternatives")
+        finally:
+            if not cancel.is_set():
+                self.editor.send("alternatives_done", {"id": request.id})
+
+    # --- context from other buffers -------------------------------------------------------
+
+    def add_context(self, raw: Mapping[str, Any]) -> None:
+        """A chunk of another buffer from Lua: ``path`` and ``lines``."""
+        try:
+            path, lines = str(raw["path"]), [str(line) for line in raw["lines"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            LOGGER.warning("ignoring a malformed context chunk: %s", exc)
+            return
+        if self.ring.add(path, lines):
+            LOGGER.debug("context: %d chunks, newest from %s", len(self.ring), path)
+
+    def _extra(self, config: Config, path: str) -> list[tuple[str, str]]:
+        if config.context.extra_chars <= 0:
+            return []
+        return [(c.path, c.text) for c in self.ring.select(config.context.extra_chars, path)]
+
+    def _timings(self, completion: Completion, engine: Engine) -> Timings:
         s = completion.stats
         return Timings(
             answered_by=f"{engine.config.backend} {engine.backend.model}".strip(),
@@ -287,6 +402,7 @@ class Controller:
             return True
         if engine.backend.capabilities.can_pull:
             self._models[key] = "asking"
+            self._asking[check.model] = engine
             self.editor.send("ask_pull", {"model": check.model, "message": check.message})
         else:
             self._models[key] = "missing"
@@ -294,7 +410,7 @@ class Controller:
         return False
 
     def pull_answer(self, model: str, answer: str) -> None:
-        engine = self._engine()
+        engine = self._asking.pop(model, None) or self._engine()
         key = self._model_key(engine)
         if answer != "download":
             self._models[key] = "declined"
@@ -371,7 +487,17 @@ class Controller:
             "last_error": self._last_error[0] if self._last_error else "",
             "api_key_env": cfg.api_key_env,
             "api_key_set": bool(engine.backend.settings.api_key),
+            "answered_by": self._answered_label(),
         }
+
+    def _answered_label(self) -> str:
+        """Which server gave the last suggestion, when it was not the top-level one."""
+        if self.router is None or self._answered == MAIN:
+            return ""
+        engine = dict(self.router.engines()).get(self._answered)
+        if engine is None:
+            return ""
+        return f"{self._answered} ({engine.config.backend} {engine.backend.model})".strip()
 
     # --- reporting ----------------------------------------------------------------------
 
@@ -382,9 +508,11 @@ class Controller:
         self._thinking = loop.call_later(THINKING_AFTER_SECONDS, self._status, "thinking")
 
     def _status(self, state: str, **extra: Any) -> None:
-        if state == "idle" and self._shown_state == "idle" and not extra:
+        if (state == "idle" and self._shown_state == "idle" and not extra
+                and self._answered == self._shown_answered):
             return  # nothing changed for Lua
         self._shown_state = state
+        self._shown_answered = self._answered
         self.editor.send("status", {"state": state, "info": self.info(), **extra})
 
     def _notify(self, message: str, level: str) -> None:
@@ -408,8 +536,9 @@ class Controller:
     async def shutdown(self) -> None:
         self.cancel_current()
         self.prefetcher.cancel()
-        if self.engine is not None:
-            await self.engine.aclose()
+        if self.router is not None:
+            for _, engine in self.router.engines():
+                await engine.aclose()
 
 
 def _read_outputs(abspath: str) -> list[list[str]] | None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from llama_coder.core.cache import Source, digest
 
+BUSY_SECONDS = 5.0  # how long a write waits for another Neovim's write
+
 
 def disk_key(source: Source, prefix: str, suffix: str) -> bytes:
     where = "\0".join((source.backend, source.endpoint, source.model, source.format))
@@ -43,15 +45,25 @@ class DiskCache:
         self._lock = threading.Lock()  # one connection, used from one thread at a time
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
-        self._db = sqlite3.connect(str(path), timeout=2.0, check_same_thread=False,
+        self._db = sqlite3.connect(str(path), timeout=BUSY_SECONDS, check_same_thread=False,
                                    isolation_level=None)
         if fresh:
             os.chmod(path, 0o600)  # suggestions are code: the user's only
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS suggestions ("
-                         "key BLOB PRIMARY KEY, suggestion TEXT NOT NULL, used REAL NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS by_use ON suggestions (used)")
+        # Two Neovims may create the file at the same moment; switching it to WAL takes
+        # a lock that SQLite's busy timeout does not always wait for: retry briefly.
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS suggestions (key BLOB PRIMARY KEY,"
+                                 " suggestion TEXT NOT NULL, used REAL NOT NULL)")
+                self._db.execute("CREATE INDEX IF NOT EXISTS by_use ON suggestions (used)")
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def get(self, key: bytes) -> str | None:
         with self._lock:

@@ -11,8 +11,8 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,8 @@ from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
 from llama_coder.disk_cache import DiskCache, default_dir, disk_key
 from llama_coder.log import LOGGER
+
+REPO = Path.cwd().name  # the project, as repo-level prompts name it (Neovim's directory)
 
 
 @dataclass
@@ -60,31 +62,31 @@ class Engine:
         self.cache = SuggestionCache(config.cache.size)
         self._lexers = LexerMemo()
         self._warn = warn or (lambda message: None)
-        self._disk: DiskCache | None = None
+        self._disk: Future[DiskCache] | None = None  # opened in the thread below
         self._io: ThreadPoolExecutor | None = None  # the disk cache's one thread
+        self._disk_path = Path()
         if config.cache.disk:
             self._open_disk(default_dir(dict(os.environ if environ is None else environ)))
         self._resolution: Resolution | None = None
         self.model_check: ModelCheck | None = None
 
     def _open_disk(self, directory: Path) -> None:
-        path = directory / "suggestions.sqlite3"
-        try:
-            self._disk = DiskCache(path, self.config.cache.disk_size)
-        except (OSError, sqlite3.Error) as exc:
-            self._warn(f"llama_coder: cache.disk: cannot use {path} ({exc}); "
-                       "suggestions are cached in memory only")
-            return
+        """Open the disk cache in its own thread: the file may be busy or slow."""
         self._io = ThreadPoolExecutor(1, thread_name_prefix="llama-coder-disk")
+        self._disk_path = directory / "suggestions.sqlite3"
+        self._disk = self._io.submit(DiskCache, self._disk_path, self.config.cache.disk_size)
 
     async def _disk_get(self, key: bytes) -> str | None:
         disk, io = self._disk, self._io
         if disk is None or io is None:
             return None
         try:
-            return await asyncio.get_running_loop().run_in_executor(io, disk.get, key)
-        except sqlite3.Error as exc:
-            self._disk_failed(exc)
+            return await asyncio.get_running_loop().run_in_executor(
+                io, lambda: disk.result().get(key))
+        except (OSError, sqlite3.Error) as exc:
+            self._warn(f"llama_coder: cache.disk: cannot use {self._disk_path} ({exc}); "
+                       "suggestions are cached in memory only")
+            self._disk = None
             return None
 
     def _disk_put(self, key: bytes, text: str) -> None:
@@ -94,15 +96,11 @@ class Engine:
 
         def put() -> None:
             try:
-                disk.put(key, text)
-            except sqlite3.Error as exc:
+                disk.result().put(key, text)
+            except (OSError, sqlite3.Error) as exc:
                 LOGGER.warning("disk cache write failed: %s", exc)
 
         io.submit(put)
-
-    def _disk_failed(self, exc: Exception) -> None:
-        self._warn(f"llama_coder: cache.disk: {exc}; suggestions are cached in memory only")
-        self._disk = None
 
     @property
     def resolution(self) -> Resolution:
@@ -141,9 +139,10 @@ class Engine:
         was only guessed from an unknown name (the server knows the model's tokens)."""
         return self.resolution.template.server_fim or self.resolution.guessed
 
-    def plan(self, snapshot: Snapshot) -> Plan:
+    def plan(self, snapshot: Snapshot, extra: Sequence[tuple[str, str]] = (),
+             variant: int = 0) -> Plan:
         return plan(snapshot, self.config, self.resolution.template, self.allow_server_fim,
-                    self._lexers)
+                    self._lexers, extra, REPO, variant)
 
     def prompt_key(self, snapshot: Snapshot) -> tuple[Source, str, str]:
         """What identifies the prompt for ``snapshot`` (the cache's key)."""
@@ -160,14 +159,19 @@ class Engine:
         on_text: Callable[[str], None] | None = None,
         expandtab: bool = True,
         tabstop: int = 8,
+        extra: Sequence[tuple[str, str]] = (),
+        variant: int = 0,
     ) -> Completion:
-        """One suggestion for ``snapshot``: from the cache when it can, else the server."""
+        """One suggestion for ``snapshot``: from the cache when it can, else the server.
+        ``extra`` are chunks of other files to send along (see core/context_ring.py).
+        ``variant`` > 0 asks for an alternative: another sample, never cached."""
         started = time.perf_counter()
-        the_plan = self.plan(snapshot)
+        the_plan = self.plan(snapshot, extra, variant)
         source = self.source()
         prompt = the_plan.prompt
-        cached = self.cache.get_continuation(source, prompt.prefix, prompt.suffix)
-        if cached is None and self._disk is not None:
+        cached = None if variant else self.cache.get_continuation(
+            source, prompt.prefix, prompt.suffix)
+        if cached is None and self._disk is not None and not variant:
             cached = await self._disk_get(disk_key(source, prompt.prefix, prompt.suffix))
             if cached is not None:
                 self.cache.put(source, prompt.prefix, prompt.suffix, cached)
@@ -191,7 +195,7 @@ class Engine:
         if cancel is not None and cancel.is_set():
             return Completion(None, stats=stats)
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
-        if text is not None:
+        if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
             if self._disk is not None:
                 self._disk_put(disk_key(source, prompt.prefix, prompt.suffix), text)
@@ -204,5 +208,6 @@ class Engine:
         self._disk = None
         if disk is not None and io is not None:
             with contextlib.suppress(Exception):  # after the writes already queued
-                await asyncio.get_running_loop().run_in_executor(io, disk.close)
+                await asyncio.get_running_loop().run_in_executor(
+                    io, lambda: disk.result().close())
             io.shutdown(wait=False)

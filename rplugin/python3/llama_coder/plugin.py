@@ -78,6 +78,19 @@ class LlamaCoderPlugin:
         request_id = int(args[0]) if args and args[0] is not None else None
         self.controller.cancel(request_id)
 
+    @pynvim.rpc_export("llama_coder_alternatives", sync=False)
+    @boundary
+    def alternatives(self, args: list[Any]) -> None:
+        if args and isinstance(args[0], dict):
+            self._schedule(lambda: self.controller.alternatives(args[0]))
+
+    @pynvim.rpc_export("llama_coder_context", sync=False)
+    @boundary
+    def context(self, args: list[Any]) -> None:
+        if args and isinstance(args[0], dict):
+            # In order with llama_coder_configure, which sizes the ring.
+            self._schedule(lambda: self.controller.add_context(args[0]))
+
     @pynvim.rpc_export("llama_coder_pull_answer", sync=False)
     @boundary
     def pull_answer(self, args: list[Any]) -> None:

@@ -1,9 +1,9 @@
 """Speculative prefetch: the suggestion that would follow the one on screen.
 
-When a suggestion is shown, the completion for the place the cursor will be once
-it is accepted is requested in the background and lands in the engine's cache, so
-accepting and going on shows the next suggestion at cache speed. At most one
-prefetch is in flight. A real request for the same prompt waits for it instead of
+When a suggestion has been on screen for a moment, the completion for the place
+the cursor will be at once it is accepted is asked for in the background and lands
+in the engine's cache, so accepting and going on shows the next suggestion at cache
+speed. At most one prefetch is in flight. A real request for the same prompt waits for it instead of
 asking twice; any other request, or a keystroke that leaves the suggestion,
 cancels it (its connection closes, so the server stops generating).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from llama_coder.core.errors import LlamaCoderError
@@ -19,28 +20,45 @@ from llama_coder.core.prompt import Snapshot
 from llama_coder.engine import Engine
 from llama_coder.log import LOGGER
 
+# A suggestion glanced at while typing on is not worth a prefetch: it starts only once
+# the suggestion has stayed on screen this long (typing on cancels it before that).
+START_AFTER_SECONDS = 0.25
+
 
 class Prefetcher:
-    def __init__(self) -> None:
+    def __init__(self, start_after: float = START_AFTER_SECONDS) -> None:
+        self.start_after = start_after
         self._current: tuple[asyncio.Event, asyncio.Task[None], Any] | None = None
-        self.started = 0  # for :LlamaCoderStatus and tests
+        self._pending: asyncio.TimerHandle | None = None
+        self.started = 0  # for tests
         self.cancelled = 0
 
     def in_flight(self) -> bool:
         return self._current is not None and not self._current[1].done()
 
-    def start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int) -> None:
+    def start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int,
+              extra: Sequence[tuple[str, str]] = ()) -> None:
+        """Prefetch for ``snapshot`` once :data:`START_AFTER_SECONDS` have passed."""
         self.cancel()
+        self._pending = asyncio.get_running_loop().call_later(
+            self.start_after, self._start, engine, snapshot, expandtab, tabstop, extra)
+
+    def _start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int,
+               extra: Sequence[tuple[str, str]]) -> None:
+        self._pending = None
         key = engine.prompt_key(snapshot)
         if engine.cached(key):
             return  # already known: nothing to ask
         cancel = asyncio.Event()
         task = asyncio.get_running_loop().create_task(
-            self._run(engine, snapshot, cancel, expandtab, tabstop))
+            self._run(engine, snapshot, cancel, expandtab, tabstop, extra))
         self._current = (cancel, task, key)
         self.started += 1
 
     def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
         current, self._current = self._current, None
         if current is not None and not current[1].done():
             current[0].set()
@@ -60,9 +78,10 @@ class Prefetcher:
 
     @staticmethod
     async def _run(engine: Engine, snapshot: Snapshot, cancel: asyncio.Event,
-                   expandtab: bool, tabstop: int) -> None:
+                   expandtab: bool, tabstop: int, extra: Sequence[tuple[str, str]]) -> None:
         try:
-            await engine.complete(snapshot, cancel, expandtab=expandtab, tabstop=tabstop)
+            await engine.complete(snapshot, cancel, expandtab=expandtab, tabstop=tabstop,
+                                  extra=extra)
         except LlamaCoderError as exc:
             LOGGER.debug("prefetch failed: %s", exc)  # the next real request reports it
         except Exception:

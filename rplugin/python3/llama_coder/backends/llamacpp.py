@@ -113,6 +113,8 @@ class LlamaCppBackend(Backend):
             body["stop"] = list(request.stop)
         if request.indent:
             body["n_indent"] = request.indent
+        if request.seed is not None:
+            body["seed"] = request.seed
         return body
 
     def infill_body(self, request: Request) -> dict[str, Any]:

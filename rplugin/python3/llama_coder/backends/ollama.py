@@ -98,6 +98,13 @@ class OllamaBackend(Backend):
         raise ServerError(f"Ollama's pull of {model} ended without success")
 
     def body(self, request: Request) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "num_predict": request.max_tokens,
+            "temperature": request.temperature,
+            "stop": list(request.stop),
+        }
+        if request.seed is not None:
+            options["seed"] = request.seed
         return {
             "model": self.model,
             "prompt": request.client_prompt(),
@@ -105,11 +112,7 @@ class OllamaBackend(Backend):
             "stream": True,
             "think": False,
             "keep_alive": self.settings.keep_alive,
-            "options": {
-                "num_predict": request.max_tokens,
-                "temperature": request.temperature,
-                "stop": list(request.stop),
-            },
+            "options": options,
         }
 
     async def stream(

@@ -95,12 +95,14 @@ class OpenAIBackend(Backend):
             "stream": True,
         }
         if self._sends_suffix():
-            body["prompt"], body["suffix"] = request.prefix, request.suffix
+            body["prompt"], body["suffix"] = request.prefix_with_context(), request.suffix
         else:
             body["prompt"] = request.client_prompt()
         stop = self.server_stop(request)
         if stop:
             body["stop"] = stop
+        if request.seed is not None:
+            body["seed"] = request.seed
         body.update(self.extra_body)
         return body
 

@@ -7,9 +7,11 @@ result to :meth:`Plan.finish`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llama_coder.core.config import Config
+from llama_coder.core.context_ring import as_comments
 from llama_coder.core.fim import FimTemplate
 from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
 from llama_coder.core.postprocess import postprocess
@@ -19,6 +21,8 @@ from llama_coder.core.stopper import Stopper, open_brackets_on_line
 # How much text before the cursor line the lexer reads to know whether the cursor
 # sits in a string or comment (multi-line strings and block comments).
 LEXER_LOOKBACK = 2000
+# Alternatives are more samples of the same prompt: they need some randomness.
+ALTERNATIVE_TEMPERATURE = 0.8
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,31 @@ class Request:
     # /infill)? True for FIM families, and when the format was guessed.
     allow_server_fim: bool = True
     indent: int = 0  # the cursor line's indentation, when the cursor is in it
+    context_comment: str = ""  # extra_context as comments, for prompts with no other place
+    path: str = ""  # the file's path, for repo-level prompts
+    repo: str = ""  # the project's name, for repo-level prompts
+    seed: int | None = None  # set for alternatives: another sample of the same prompt
 
     def client_prompt(self) -> str:
-        """The FIM prompt built on our side."""
-        return self.template.render(self.prefix, self.suffix)
+        """The FIM prompt built on our side. Other files' chunks go in the model's
+        repo-level format where it has one, else as comments before the prefix."""
+        if self.extra_context and self.template.repo_format:
+            return repo_prompt(self)
+        return self.template.render(self.context_comment + self.prefix, self.suffix)
+
+    def prefix_with_context(self) -> str:
+        """The prefix for servers that build the FIM prompt from prefix and suffix."""
+        return self.context_comment + self.prefix
+
+
+def repo_prompt(request: Request) -> str:
+    """Qwen2.5-Coder's repo-level layout: the project, each file, then the FIM prompt."""
+    defuse = request.template.defuse
+    parts = [f"<|repo_name|>{defuse(request.repo)}\n"]
+    for name, text in request.extra_context:
+        parts.append(f"<|file_sep|>{defuse(name)}\n{defuse(text)}\n")
+    parts.append(f"<|file_sep|>{defuse(request.path)}\n")
+    return "".join(parts) + request.template.render(request.prefix, request.suffix)
 
 
 @dataclass(frozen=True)
@@ -80,6 +105,9 @@ def plan(
     template: FimTemplate,
     allow_server_fim: bool | None = None,
     lexers: LexerMemo | None = None,
+    extra: Sequence[tuple[str, str]] = (),
+    repo: str = "",
+    variant: int = 0,
 ) -> Plan:
     """Everything one request needs. ``allow_server_fim`` defaults to what the
     template says; pass True when the template was only a guess. ``lexers`` saves
@@ -98,10 +126,16 @@ def plan(
         suffix=prompt.suffix,
         template=template,
         max_tokens=config.max_tokens,
-        temperature=config.temperature,
+        temperature=max(config.temperature, ALTERNATIVE_TEMPERATURE) if variant
+        else config.temperature,
         stop=template.stop,
         allow_server_fim=template.server_fim if allow_server_fim is None else allow_server_fim,
         indent=len(prompt.line_before) if not prompt.line_before.strip() else 0,
+        extra_context=tuple(extra),
+        context_comment=as_comments(extra, prompt.language) if extra else "",
+        path=snapshot.path,
+        repo=repo,
+        seed=variant or None,
     )
     full_line = prompt.line_before + prompt.line_after
     indent = len(full_line) - len(full_line.lstrip(" \t"))

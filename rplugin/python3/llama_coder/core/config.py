@@ -17,7 +17,7 @@ from typing import Any, Literal
 PREFIX = "llama_coder: "
 
 Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list",
-               "key", "filetypes"]
+               "key", "filetypes", "routes", "fallback"]
 Consumer = Literal["engine", "lua"]
 
 BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
@@ -61,6 +61,10 @@ class Option:
             return "key or false"
         if self.kind == "filetypes":
             return "table of filetype = boolean"
+        if self.kind == "routes":
+            return "table of filetype = server table"
+        if self.kind == "fallback":
+            return "list of server tables"
         return self.kind
 
 
@@ -78,6 +82,16 @@ SCHEMA: tuple[Option, ...] = (
            "prefix-only) or a name from `formats`."),
     Option("formats", "formats", {}, "Your own FIM templates by name: {prefix=, suffix=, "
            "middle=, order='psm'|'spm', stop={...}}; select one with `format`."),
+    Option("routes", "routes", {}, "A different server per filetype: "
+           "{python = {backend=, endpoint=, model=, ...}, ['*'] = {...}}; each table takes the "
+           "server keys (backend, endpoint, model, format, bearer_token, api_key_env, "
+           "max_tokens, temperature, and the ollama, openai, llamacpp, timeout and tls "
+           "sections) over the top-level ones; '*' is for every other filetype."),
+    Option("fallback", "fallback", [], "Servers tried in order when the one for the filetype "
+           "cannot be reached or answers with an error: a list of server tables as in "
+           "`routes`. A server that failed is tried again after `fallback_retry` ms."),
+    Option("fallback_retry", "integer", 30000, "Milliseconds before a server that failed is "
+           "tried again (first in line again if it is the filetype's own).", minimum=0),
     Option("bearer_token", "string", "", "Bearer token sent as Authorization header. Prefer "
            "api_key_env; the value is never logged or shown."),
     Option("api_key_env", "string", "", "Name of an environment variable that holds the API "
@@ -87,6 +101,10 @@ SCHEMA: tuple[Option, ...] = (
     Option("max_tokens", "integer", 256, "Most tokens the server may generate per "
            "suggestion.", minimum=1),
     Option("temperature", "number", 0.2, "Sampling temperature.", minimum=0, maximum=2),
+    Option("alternatives", "integer", 3, "Suggestions to cycle through with keymap.next/prev "
+           "for one place: more samples from the same server, or the fallback servers' "
+           "answers when there are fallbacks; 1 turns cycling off.", minimum=1, maximum=8,
+           consumer="lua"),
     Option("prefetch", "boolean", True, "When a suggestion is shown, ask for the one that "
            "would follow it once accepted, so accepting and going on is instant (at most one "
            "such request at a time, cancelled as soon as you type something else)."),
@@ -109,6 +127,14 @@ SCHEMA: tuple[Option, ...] = (
            "lines are dropped from its start to fit; the cursor line is cut).", minimum=0),
     Option("context.suffix_chars", "integer", 1500, "Character budget of the suffix.",
            minimum=0),
+    Option("context.extra_chars", "integer", 1500, "Character budget for text from other "
+           "buffers (recently entered, written or yanked from): llama.cpp /infill gets it as "
+           "input_extra, Qwen models in their repo-level format, others as comments before "
+           "the prefix. 0 turns it off.", minimum=0),
+    Option("context.extra_chunks", "integer", 16, "Chunks of other buffers kept (the oldest "
+           "goes first; a chunk much like one kept replaces it).", minimum=0),
+    Option("context.chunk_lines", "integer", 32, "Lines per chunk: around the cursor of an "
+           "entered or written buffer, or the start of a yank.", minimum=4),
     Option("cache.size", "integer", 256, "Suggestions kept in the in-memory LRU cache; 0 turns "
            "the cache off.", minimum=0),
     Option("cache.disk", "boolean", False, "Also keep suggestions on disk (a SQLite file under "
@@ -142,6 +168,10 @@ SCHEMA: tuple[Option, ...] = (
     Option("keymap.accept_line", "key", "<C-Down>", "Accept the next line of the suggestion.",
            consumer="lua"),
     Option("keymap.dismiss", "key", "<C-]>", "Hide the suggestion.", consumer="lua"),
+    Option("keymap.next", "key", "<M-]>", "Show the next of several suggestions (the first "
+           "press asks for them).", consumer="lua"),
+    Option("keymap.prev", "key", "<M-[>", "Show the previous of several suggestions.",
+           consumer="lua"),
     Option("keymap.trigger", "key", "<M-\\>", "Ask for a suggestion now (works with "
            "delay = -1).", consumer="lua"),
     Option("filetypes", "filetypes", dict(DEFAULT_FILETYPES), "Filetypes with automatic "
@@ -178,6 +208,9 @@ class ContextConfig:
     suffix_lines: int
     prefix_chars: int
     suffix_chars: int
+    extra_chars: int
+    extra_chunks: int
+    chunk_lines: int
 
 
 @dataclass(frozen=True)
@@ -221,6 +254,8 @@ class KeymapConfig:
     accept_word: str | bool
     accept_line: str | bool
     dismiss: str | bool
+    next: str | bool
+    prev: str | bool
     trigger: str | bool
 
 
@@ -250,11 +285,15 @@ class Config:
     model: str
     format: str
     formats: Mapping[str, Mapping[str, Any]]
+    routes: Mapping[str, Config]
+    fallback: tuple[Config, ...]
+    fallback_retry: int
     bearer_token: str = field(repr=False)
     api_key_env: str
     max_lines: int
     max_tokens: int
     temperature: float
+    alternatives: int
     prefetch: bool
     delay: int
     notebook: NotebookConfig
@@ -396,6 +435,18 @@ def _check(opt: Option, value: object) -> tuple[Any, str | None]:
         ):
             return {**opt.default, **value}, None
         return None, f"{opt.key} must be a table of filetype = true/false, got {_show(value)}"
+    if opt.kind == "routes":
+        if isinstance(value, list) and not value:
+            return {}, None
+        if isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()
+        ):
+            return dict(value), None
+        return None, f"{opt.key} must be a table of filetype = server table, got {_show(value)}"
+    if opt.kind == "fallback":
+        if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+            return list(value), None
+        return None, f"{opt.key} must be a list of server tables, got {_show(value)}"
     if opt.kind == "string_list":
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value), None
@@ -460,7 +511,53 @@ def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
     if values["backend"] == "openai" and not endpoint:
         problems.append("endpoint is required with backend 'openai' "
                         "(the server's URL, for example http://127.0.0.1:8080)")
+    routes_raw, fallback_raw = values.pop("routes"), values.pop("fallback")
+    values["routes"] = {
+        name: _server(values, table, f"routes.{name}", problems)
+        for name, table in routes_raw.items()
+    }
+    values["fallback"] = tuple(
+        _server(values, table, f"fallback[{i + 1}]", problems)
+        for i, table in enumerate(fallback_raw)
+    )
     return ParseResult(_build(values), [PREFIX + p for p in problems])
+
+
+ROUTE_KEYS = ("backend", "endpoint", "model", "format", "bearer_token", "api_key_env",
+              "max_tokens", "temperature")
+ROUTE_SECTIONS = ("ollama.", "openai.", "llamacpp.", "timeout.", "tls.")
+
+
+def _server(base: Mapping[str, Any], table: Mapping[str, Any], where: str,
+            problems: list[str]) -> Config:
+    """The configuration of one route or fallback: ``base`` with the server keys of
+    ``table`` over it. Problems are named ``routes.python.endpoint`` and the like."""
+    values = dict(base)
+    values["routes"], values["fallback"] = {}, ()
+    if "backend" in table:  # another kind of server: its own address and model by default
+        if "endpoint" not in table:
+            values["endpoint"] = ""
+        if "model" not in table:
+            values["model"] = ""
+    for key, value in _flatten(table).items():
+        opt = OPTIONS.get(key)
+        if opt is None or not (key in ROUTE_KEYS or key.startswith(ROUTE_SECTIONS)):
+            problems.append(f"{where}.{key}: not a server key (allowed: "
+                            f"{', '.join(ROUTE_KEYS)} and the ollama, openai, llamacpp, "
+                            "timeout, tls sections)")
+            continue
+        cleaned, problem = _check(opt, value)
+        if problem:
+            problems.append(f"{where}.{problem}; using the top-level value")
+        else:
+            values[key] = cleaned
+    endpoint, problem = normalise_endpoint(values["endpoint"])
+    if problem:
+        problems.append(f"{where}.{problem}")
+    values["endpoint"] = endpoint
+    if values["backend"] == "openai" and not endpoint:
+        problems.append(f"{where}.endpoint is required with backend 'openai'")
+    return _build(values)
 
 
 def _build(values: Mapping[str, Any]) -> Config:

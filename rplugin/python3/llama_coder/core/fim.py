@@ -29,6 +29,7 @@ class FimTemplate:
     order: Order = "psm"
     server_fim: bool = True
     uses_suffix: bool = True
+    repo_format: bool = False  # has <|repo_name|>/<|file_sep|> for other files (Qwen)
 
     def render(self, prefix: str, suffix: str) -> str:
         """The prompt, with the template's control strings defused inside the text.
@@ -77,6 +78,7 @@ BUILTIN_TEMPLATES: dict[str, FimTemplate] = {
             "qwen", *_QWEN_FIM,
             stop=("<|endoftext|>", *_QWEN_FIM, "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
                   "<|im_end|>"),
+            repo_format=True,
         ),
         FimTemplate(
             "deepseek", *_DS,

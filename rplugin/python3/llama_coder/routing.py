@@ -1,0 +1,77 @@
+"""Which server answers: a route per filetype, then the fallback chain.
+
+The engine for a filetype is its route's (``routes.python``), else the ``'*'``
+route's, else the top-level server's. When it cannot be reached or answers with an
+error, the fallbacks are tried in order. A server that failed is tried again after
+``fallback_retry`` milliseconds (so a server that is down costs no connect timeout
+on every keystroke), first in line again once that time has passed: a recovered
+primary is used again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from llama_coder.core.config import Config
+from llama_coder.core.errors import (
+    AuthFailed,
+    LlamaCoderError,
+    MalformedStream,
+    ModelMissing,
+    ServerBusy,
+    ServerError,
+    Timeout,
+    Unreachable,
+)
+from llama_coder.engine import Engine
+
+# Failures another server may not have; a bad request or a config error it would share.
+FALLBACK_ON = (Unreachable, ServerError, ServerBusy, Timeout, ModelMissing, AuthFailed,
+               MalformedStream)
+
+MAIN = "main"
+
+
+def worth_falling_back(error: LlamaCoderError) -> bool:
+    return isinstance(error, FALLBACK_ON)
+
+
+class Router:
+    def __init__(self, config: Config, make: Callable[[Config], Engine]) -> None:
+        self.config = config
+        self.main = make(config)
+        self.routes = {ft: make(route) for ft, route in config.routes.items()}
+        self.fallbacks = [make(fb) for fb in config.fallback]
+        self._down_until: dict[str, float] = {}
+
+    def engines(self) -> Iterator[tuple[str, Engine]]:
+        yield MAIN, self.main
+        for ft, engine in self.routes.items():
+            yield f"routes.{ft}", engine
+        for i, engine in enumerate(self.fallbacks):
+            yield f"fallback[{i + 1}]", engine
+
+    def chain(self, filetype: str) -> list[tuple[str, Engine]]:
+        """The engines to try for ``filetype``, in order; servers that failed within
+        the retry time go last (still tried when nothing else answers)."""
+        if filetype in self.routes:
+            primary = (f"routes.{filetype}", self.routes[filetype])
+        elif "*" in self.routes:
+            primary = ("routes.*", self.routes["*"])
+        else:
+            primary = (MAIN, self.main)
+        order = [primary] + [(f"fallback[{i + 1}]", e) for i, e in enumerate(self.fallbacks)]
+        now = time.monotonic()
+        up = [item for item in order if self._down_until.get(item[0], 0.0) <= now]
+        down = [item for item in order if self._down_until.get(item[0], 0.0) > now]
+        return up + down
+
+    def failed(self, name: str) -> None:
+        self._down_until[name] = time.monotonic() + self.config.fallback_retry / 1000
+
+    def answered(self, name: str) -> None:
+        self._down_until.pop(name, None)
+
+    def is_down(self, name: str) -> bool:
+        return self._down_until.get(name, 0.0) > time.monotonic()
