@@ -278,3 +278,36 @@ def test_next_without_a_suggestion_keeps_the_key(editor: Editor, tmp_path: Path)
     editor.lua("require('llama_coder').setup(vim.json.decode(vim.env.LLAMA_CODER_OPTS))")
     editor.type("i<M-]>")
     editor.wait(lambda: editor.lines() == ["X"], message="the earlier mapping ran")
+
+
+def test_alternatives_compare_the_fallback_servers_answer(
+        editor_factory: Callable[..., Editor], ollama: OllamaFake, tmp_path: Path) -> None:
+    with LlamaCppFake(tokens=["return None"]) as other:
+        editor = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 10,
+                                 "prefetch": False, "alternatives": 2,
+                                 "fallback": [{"backend": "llamacpp", "endpoint": other.url}]})
+        start_line(editor, tmp_path)
+        assert editor.wait_suggestion() == "return x + 1"  # the primary's
+        editor.type("<M-]>")
+        editor.wait(lambda: editor.suggestion() == "return None", message="the fallback's")
+        editor.wait(lambda: editor.status() == "idle 2/2", message="2/2")
+        assert len(other.completions()) == 1 and len(ollama.completions()) == 1
+
+
+def test_a_written_buffer_reaches_the_prompt_as_comments(
+        editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
+    with OllamaFake(tokens=["x"], models=["codellama:7b-code"]) as fake:
+        editor = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 10,
+                                 "prefetch": False, "model": "codellama:7b-code"})
+        start_line(editor, tmp_path)  # the engine runs from here on
+        editor.wait_suggestion()
+        editor.type("<Esc>")
+        editor.edit(tmp_path / "notes.py", "")
+        editor.type("iSECRET_SAUCE = 1<CR>PEPPER = 2<CR>SALT = 3<Esc>")
+        editor.nvim.command("write")
+        editor.nvim.command(f"buffer {tmp_path / 'a.py'}")
+        editor.type("Go    z")
+        editor.wait(lambda: "# SECRET_SAUCE = 1" in fake.completions()[-1].body["prompt"],
+                    message="the written buffer as comments")
+        prompt = fake.completions()[-1].body["prompt"]
+        assert prompt.startswith("<PRE> # From notes.py:\n")
