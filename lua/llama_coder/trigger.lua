@@ -138,10 +138,32 @@ local function is_notebook(buf, lines)
   return known
 end
 
+-- CursorMovedI is watched only while it matters: while a suggestion is shown (a move
+-- must hide it) and while no debounce is running (a move then asks for the new place).
+-- While the user types, the debounce runs and TextChangedI alone sees each key: one
+-- callback per keystroke instead of two. A move during the debounce is still seen
+-- when the timer fires, as the request reads the cursor then.
+local group_id = nil ---@type integer|nil
+local move_au = nil ---@type integer|nil
+local on_change ---@type fun()
+
+---@param on boolean
+local function watch_moves(on)
+  if on then
+    if not move_au and group_id then
+      move_au = api.nvim_create_autocmd('CursorMovedI', { group = group_id, callback = on_change })
+    end
+  elseif move_au then
+    pcall(api.nvim_del_autocmd, move_au)
+    move_au = nil
+  end
+end
+
 --- Send a request for the cursor's place now.
 ---@param manual boolean|nil
 function M.fire(manual)
   manual = manual or false
+  watch_moves(true) -- no debounce running now: moves count again
   local buf = vim.api.nvim_get_current_buf()
   if blocked(buf, manual) then
     return
@@ -229,6 +251,7 @@ function M.on_result(payload)
   end
   if type(payload.text) == 'string' and payload.text ~= '' then
     ghost.show(buf, payload.row, payload.col, payload.text)
+    watch_moves(true)
     speculating = not payload.partial
     if not payload.partial then
       local last = M.last_request
@@ -244,8 +267,8 @@ end
 local last_buf, last_tick, last_row, last_col = -1, -1, -1, -1
 
 -- The hot path: runs for every keystroke in Insert mode, so it does as little as it can.
--- A typed character fires CursorMovedI and then TextChangedI for the same change.
-local function on_change()
+-- A typed character fires CursorMovedI (when watched) and then TextChangedI.
+function on_change()
   local buf = api.nvim_get_current_buf()
   local tick = api.nvim_buf_get_changedtick(buf)
   local cursor = api.nvim_win_get_cursor(0)
@@ -267,6 +290,9 @@ local function on_change()
   end
   if auto_enabled(buf) then
     M.schedule() -- restarts the debounce timer if it was running
+    if not ghost.state and timer and timer:is_active() then
+      watch_moves(false)
+    end
   end
 end
 
@@ -286,6 +312,7 @@ local function on_leave()
   alternatives.forget()
   ghost.clear()
   last_buf = -1
+  watch_moves(true)
 end
 
 --- Forget cached per-buffer decisions (after setup() or a filetype change).
@@ -315,10 +342,8 @@ function M.setup()
     group = group,
     callback = on_text_changed,
   })
-  vim.api.nvim_create_autocmd('CursorMovedI', {
-    group = group,
-    callback = on_change,
-  })
+  group_id, move_au = group, nil -- the group was just cleared
+  watch_moves(true)
   vim.api.nvim_create_autocmd({ 'InsertLeavePre', 'BufLeave', 'WinLeave' }, {
     group = group,
     callback = on_leave,
