@@ -311,3 +311,20 @@ def test_a_written_buffer_reaches_the_prompt_as_comments(
                     message="the written buffer as comments")
         prompt = fake.completions()[-1].body["prompt"]
         assert prompt.startswith("<PRE> # From notes.py:\n")
+
+
+# --- the keystroke path: cursor moves ---------------------------------------------------
+
+def test_a_cursor_move_hides_the_suggestion_and_asks_for_the_new_place(
+        editor: Editor, ollama: OllamaFake, tmp_path: Path) -> None:
+    start_line(editor, tmp_path)
+    editor.wait_suggestion()
+    editor.type("<Left>")  # no text change: only CursorMovedI sees it
+    editor.wait(lambda: editor.suggestion() is None or len(ollama.completions()) == 2,
+                message="the ghost gone")
+    editor.wait(lambda: len(ollama.completions()) == 2, message="a request for the new place")
+    assert ollama.completions()[1].body["prompt"].endswith("\n   <|fim_suffix|> <|fim_middle|>")
+    # While typing (debounce running, no ghost), a move is read when the timer fires.
+    editor.type("<End>z<Left>")
+    editor.wait(lambda: len(ollama.completions()) == 3, message="one request after typing")
+    assert ollama.completions()[2].body["prompt"].endswith("\n    <|fim_suffix|>z<|fim_middle|>")
