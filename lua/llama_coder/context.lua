@@ -26,20 +26,16 @@ function M.flush()
   end
 end
 
+--- Queue a chunk (the ring's size at most) and send the queue if the engine runs.
 ---@param buf integer
 ---@param lines string[]
 local function send(buf, lines)
-  local chunk = { path = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ':.'), lines = lines }
-  if engine.running() then
-    M.flush()
-    engine.send('llama_coder_context', chunk)
-    return
-  end
-  table.insert(pending, chunk)
+  table.insert(pending, { path = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(buf), ':.'), lines = lines })
   local keep = require('llama_coder.config').current().context.extra_chunks
   while #pending > keep do
     table.remove(pending, 1)
   end
+  M.flush()
 end
 
 --- The lines around the cursor of ``buf`` (shown in the current window).

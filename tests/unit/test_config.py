@@ -151,3 +151,20 @@ def test_secret_never_in_repr_and_env_wins() -> None:
 def test_garbage_input_never_raises() -> None:
     for raw in (None, {}, {"notebook": 3}, {"context": {"prefix_lines": None}}, {1: 2}):
         parse_config(raw)  # type: ignore[arg-type]
+
+
+def test_routes_and_fallback_take_server_keys_over_the_top_level() -> None:
+    result = parse_config({
+        "backend": "ollama", "model": "qwen2.5-coder:1.5b-base", "temperature": 0.1,
+        "routes": {"lua": {"backend": "llamacpp"}, "*": {"model": "m", "delay": 3}},
+        "fallback": [{"backend": "openai"}, {"endpoint": "http://10.0.0.2:11434/"}],
+    })
+    routes, fallback = result.config.routes, result.config.fallback
+    assert (routes["lua"].backend, routes["lua"].endpoint, routes["lua"].model) == \
+        ("llamacpp", "", "")  # another backend: its own default address and model
+    assert routes["lua"].temperature == 0.1 and routes["lua"].routes == {}
+    assert (routes["*"].backend, routes["*"].model) == ("ollama", "m")
+    assert fallback[1].endpoint == "http://10.0.0.2:11434"
+    assert any("routes.*.delay: not a server key" in p for p in result.problems)
+    assert any("fallback[1].endpoint is required with backend 'openai'" in p
+               for p in result.problems)

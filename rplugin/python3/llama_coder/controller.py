@@ -323,14 +323,17 @@ class Controller:
             tries += [(chain[0][0], chain[0][1], n) for n in range(1, 2 * count)]
         found = set(known)
         try:
+            # The prompt's window and extra context are the same on every server (only
+            # server keys differ between routes), so they are read once.
+            snapshot = await self._snapshot(request, self.router.config)
+            extra = self._extra(self.router.config, request.path)
             for name, engine, variant in tries:
                 if len(found) >= count or cancel.is_set():
                     break
-                snapshot = await self._snapshot(request, engine.config)
                 try:
                     completion = await engine.complete(
                         snapshot, cancel, expandtab=request.expandtab, tabstop=request.tabstop,
-                        extra=self._extra(engine.config, request.path), variant=variant)
+                        extra=extra, variant=variant)
                 except LlamaCoderError as exc:
                     LOGGER.info("alternative from %s failed: %s", name, exc)
                     continue
@@ -364,7 +367,7 @@ class Controller:
     def _timings(self, completion: Completion, engine: Engine) -> Timings:
         s = completion.stats
         return Timings(
-            answered_by=f"{engine.config.backend} {engine.backend.model}".strip(),
+            answered_by=_server_label(engine),
             total_ms=completion.elapsed_ms, first_chunk_ms=completion.first_chunk_ms,
             prompt_tokens=s.prompt_tokens, cached_tokens=s.cached_tokens,
             prompt_ms=s.prompt_ms,
@@ -497,7 +500,7 @@ class Controller:
         engine = dict(self.router.engines()).get(self._answered)
         if engine is None:
             return ""
-        return f"{self._answered} ({engine.config.backend} {engine.backend.model})".strip()
+        return f"{self._answered} ({_server_label(engine)})"
 
     # --- reporting ----------------------------------------------------------------------
 
@@ -539,6 +542,11 @@ class Controller:
         if self.router is not None:
             for _, engine in self.router.engines():
                 await engine.aclose()
+
+
+def _server_label(engine: Engine) -> str:
+    """The backend and model, as status lines name a server."""
+    return f"{engine.config.backend} {engine.backend.model}".strip()
 
 
 def _read_outputs(abspath: str) -> list[list[str]] | None:

@@ -3,9 +3,9 @@
 When a suggestion has been on screen for a moment, the completion for the place
 the cursor will be at once it is accepted is asked for in the background and lands
 in the engine's cache, so accepting and going on shows the next suggestion at cache
-speed. At most one prefetch is in flight. A real request for the same prompt waits for it instead of
-asking twice; any other request, or a keystroke that leaves the suggestion,
-cancels it (its connection closes, so the server stops generating).
+speed. At most one prefetch is in flight. A real request for the same prompt waits
+for it instead of asking twice; any other request, or a keystroke that leaves the
+suggestion, cancels it (its connection closes, so the server stops generating).
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ class Prefetcher:
         self.start_after = start_after
         self._current: tuple[asyncio.Event, asyncio.Task[None], Any] | None = None
         self._pending: asyncio.TimerHandle | None = None
-        self.started = 0  # for tests
-        self.cancelled = 0
-
-    def in_flight(self) -> bool:
-        return self._current is not None and not self._current[1].done()
 
     def start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int,
               extra: Sequence[tuple[str, str]] = ()) -> None:
@@ -53,7 +48,6 @@ class Prefetcher:
         task = asyncio.get_running_loop().create_task(
             self._run(engine, snapshot, cancel, expandtab, tabstop, extra))
         self._current = (cancel, task, key)
-        self.started += 1
 
     def cancel(self) -> None:
         if self._pending is not None:
@@ -62,7 +56,6 @@ class Prefetcher:
         current, self._current = self._current, None
         if current is not None and not current[1].done():
             current[0].set()
-            self.cancelled += 1
 
     async def settle(self, engine: Engine, snapshot: Snapshot) -> None:
         """Before a real request: wait for a prefetch of the same prompt (its answer

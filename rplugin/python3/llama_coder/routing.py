@@ -41,31 +41,22 @@ class Router:
     def __init__(self, config: Config, make: Callable[[Config], Engine]) -> None:
         self.config = config
         self.main = make(config)
-        self.routes = {ft: make(route) for ft, route in config.routes.items()}
-        self.fallbacks = [make(fb) for fb in config.fallback]
+        self.routes = {ft: (f"routes.{ft}", make(route)) for ft, route in config.routes.items()}
+        self.fallbacks = [(f"fallback[{i + 1}]", make(fb)) for i, fb in enumerate(config.fallback)]
         self._down_until: dict[str, float] = {}
 
     def engines(self) -> Iterator[tuple[str, Engine]]:
         yield MAIN, self.main
-        for ft, engine in self.routes.items():
-            yield f"routes.{ft}", engine
-        for i, engine in enumerate(self.fallbacks):
-            yield f"fallback[{i + 1}]", engine
+        yield from self.routes.values()
+        yield from self.fallbacks
 
     def chain(self, filetype: str) -> list[tuple[str, Engine]]:
         """The engines to try for ``filetype``, in order; servers that failed within
         the retry time go last (still tried when nothing else answers)."""
-        if filetype in self.routes:
-            primary = (f"routes.{filetype}", self.routes[filetype])
-        elif "*" in self.routes:
-            primary = ("routes.*", self.routes["*"])
-        else:
-            primary = (MAIN, self.main)
-        order = [primary] + [(f"fallback[{i + 1}]", e) for i, e in enumerate(self.fallbacks)]
-        now = time.monotonic()
-        up = [item for item in order if self._down_until.get(item[0], 0.0) <= now]
-        down = [item for item in order if self._down_until.get(item[0], 0.0) > now]
-        return up + down
+        primary = self.routes.get(filetype) or self.routes.get("*") or (MAIN, self.main)
+        order = [primary, *self.fallbacks]
+        return ([item for item in order if not self.is_down(item[0])]
+                + [item for item in order if self.is_down(item[0])])
 
     def failed(self, name: str) -> None:
         self._down_until[name] = time.monotonic() + self.config.fallback_retry / 1000

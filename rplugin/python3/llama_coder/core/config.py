@@ -504,13 +504,7 @@ def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
             problems.append(f"{problem}; using the default {_show(opt.default)}")
         else:
             values[key] = cleaned
-    endpoint, problem = normalise_endpoint(values["endpoint"])
-    if problem:
-        problems.append(problem)
-    values["endpoint"] = endpoint
-    if values["backend"] == "openai" and not endpoint:
-        problems.append("endpoint is required with backend 'openai' "
-                        "(the server's URL, for example http://127.0.0.1:8080)")
+    _settle_endpoint(values, "", problems)
     routes_raw, fallback_raw = values.pop("routes"), values.pop("fallback")
     values["routes"] = {
         name: _server(values, table, f"routes.{name}", problems)
@@ -551,13 +545,19 @@ def _server(base: Mapping[str, Any], table: Mapping[str, Any], where: str,
             problems.append(f"{where}.{problem}; using the top-level value")
         else:
             values[key] = cleaned
+    _settle_endpoint(values, f"{where}.", problems)
+    return _build(values)
+
+
+def _settle_endpoint(values: dict[str, Any], where: str, problems: list[str]) -> None:
+    """Normalise ``values["endpoint"]``; the openai backend must have one."""
     endpoint, problem = normalise_endpoint(values["endpoint"])
     if problem:
-        problems.append(f"{where}.{problem}")
+        problems.append(where + problem)
     values["endpoint"] = endpoint
     if values["backend"] == "openai" and not endpoint:
-        problems.append(f"{where}.endpoint is required with backend 'openai'")
-    return _build(values)
+        problems.append(f"{where}endpoint is required with backend 'openai' "
+                        "(the server's URL, for example http://127.0.0.1:8080)")
 
 
 def _build(values: Mapping[str, Any]) -> Config:
