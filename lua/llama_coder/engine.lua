@@ -140,11 +140,41 @@ function M.ensure()
   return chan
 end
 
+-- Notifications that wait until the keystroke that sent them has been handled (and
+-- drawn): cancels, which must not add to the time a key takes. Sent in order, and
+-- before anything sent later.
+local later = {} ---@type table[]
+
+local function flush()
+  local queued = later
+  later = {}
+  for _, item in ipairs(queued) do
+    if M.chan then
+      pcall(vim.rpcnotify, M.chan, unpack(item, 1, item.n))
+    end
+  end
+end
+
+--- Send to a running engine once the current keystroke is handled (for cancels).
+---@param method string
+---@param ... any
+function M.send_soon(method, ...)
+  if M.chan then
+    later[#later + 1] = { method, n = select('#', ...) + 1, ... }
+    if #later == 1 then
+      vim.schedule(flush)
+    end
+  end
+end
+
 --- Send a notification to the engine, starting it if needed. Never waits.
 ---@param method string
 ---@param ... any
 ---@return boolean sent
 function M.send(method, ...)
+  if #later > 0 then
+    flush()
+  end
   local chan = M.chan or M.ensure()
   if not chan then
     return false
@@ -156,15 +186,6 @@ function M.send(method, ...)
     return false
   end
   return true
-end
-
---- Send only to a running engine (cancel has nothing to cancel otherwise).
----@param method string
----@param ... any
-function M.send_if_running(method, ...)
-  if M.chan then
-    pcall(vim.rpcnotify, M.chan, method, ...)
-  end
 end
 
 --- Neovim is quitting: stop for good.

@@ -33,8 +33,10 @@ M.alternatives = nil
 
 ---@param position string|nil
 function M.set_alternatives(position)
-  M.alternatives = position
-  M.changed()
+  if position ~= M.alternatives then
+    M.alternatives = position
+    M.changed()
+  end
 end
 
 ---@return string

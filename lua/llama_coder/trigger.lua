@@ -25,9 +25,22 @@ local enabled = {}
 local notebook = {}
 local CELL_MARKER = '^%s*#%s?%%%%'
 
+local uv_now = vim.uv.now
+-- Typing: the debounce runs and nothing is shown, so a change only moves the deadline
+-- (TextChangedI then records the time and returns; CursorMovedI is not watched).
+local typing = false
+local delay_ms = 0 -- the running debounce's delay
+local last_change = 0 -- uv_now() of the last change: the debounce ends delay_ms after it
+
+---@type fun(on: boolean)
+local watch_moves
+
 local function stop_timer()
   if timer then
     timer:stop()
+  end
+  if typing then
+    watch_moves(true) -- no debounce runs any more: moves count again
   end
 end
 
@@ -35,7 +48,7 @@ end
 function M.cancel()
   stop_timer()
   if M.pending then
-    engine.send_if_running('llama_coder_cancel', M.pending.id)
+    engine.send_soon('llama_coder_cancel', M.pending.id)
     M.pending = nil
   end
 end
@@ -48,7 +61,7 @@ local speculating = false
 function M.drop_speculation()
   if speculating then
     speculating = false
-    engine.send_if_running('llama_coder_cancel', nil)
+    engine.send_soon('llama_coder_cancel', nil)
   end
 end
 
@@ -148,7 +161,8 @@ local move_au = nil ---@type integer|nil
 local on_change ---@type fun()
 
 ---@param on boolean
-local function watch_moves(on)
+function watch_moves(on)
+  typing = not on
   if on then
     if not move_au and group_id then
       move_au = api.nvim_create_autocmd('CursorMovedI', { group = group_id, callback = on_change })
@@ -208,9 +222,30 @@ function M.fire(manual)
   engine.send('llama_coder_complete', M.last_request)
 end
 
-local fire_automatic = vim.schedule_wrap(function()
-  M.fire(false)
-end)
+local fire_automatic ---@type fun()
+
+--- Changes seen while the debounce ran moved its deadline: wait for the rest of it.
+---@return boolean
+local function deadline_moved()
+  local rest = last_change + delay_ms - uv_now()
+  if rest > 0 and timer then
+    timer:start(rest, 0, fire_automatic)
+    return true
+  end
+  return false
+end
+
+-- libuv's timer callback is a fast event (no API calls there): checked again once
+-- scheduled, in case a key came in between.
+fire_automatic = function()
+  if not deadline_moved() then
+    vim.schedule(function()
+      if not deadline_moved() then
+        M.fire(false)
+      end
+    end)
+  end
+end
 
 --- (Re)start the debounce: a request ``delay`` ms after the last change.
 function M.schedule()
@@ -220,6 +255,7 @@ function M.schedule()
     return
   end
   timer = timer or vim.uv.new_timer()
+  delay_ms, last_change = delay, uv_now()
   timer:start(delay, 0, fire_automatic) -- a running timer starts over
 end
 
@@ -296,9 +332,15 @@ function on_change()
   end
 end
 
--- TextChangedI right after the CursorMovedI that already handled the same change
--- returns after two calls; a change without a cursor move (<Del>) gets the full path.
+-- TextChangedI. While typing (see ``typing``) a change only moves the debounce's
+-- deadline: the cheapest path there is, as it runs for nearly every key. Right after
+-- the CursorMovedI that already handled the same change it returns after two calls; a
+-- change without a cursor move (<Del>) gets the full path.
 local function on_text_changed()
+  if typing then
+    last_change = uv_now()
+    return
+  end
   local buf = api.nvim_get_current_buf()
   if buf == last_buf and api.nvim_buf_get_changedtick(buf) == last_tick then
     return

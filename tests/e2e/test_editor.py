@@ -201,6 +201,22 @@ def test_cache_answers_a_repeat_without_the_server(editor: Editor, ollama: Ollam
     assert len(ollama.completions()) == 2  # "    " again came from the cache
 
 
+def test_the_debounce_counts_from_the_last_key(editor_factory: Callable[..., Editor],
+                                               ollama: OllamaFake, tmp_path: Path) -> None:
+    # Keys 100 ms apart for 1.2 s with a 500 ms delay: while typing, a key only moves
+    # the deadline, so one request comes, for the place after the last key.
+    ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 500,
+                         "prefetch": False})
+    ed.edit(tmp_path / "a.py", "def f(x):\n")
+    ed.type("Go    ")
+    ed.type("abcdefghijkl", gap=0.1)
+    ed.wait(lambda: len(ollama.completions()) >= 1, message="a request")
+    ed.wait(lambda: requests_settled(ed), message="settled")
+    assert len(ollama.completions()) == 1
+    prompt = ollama.completions()[0].body["prompt"]
+    assert prompt.endswith("abcdefghijkl<|fim_suffix|><|fim_middle|>")
+
+
 def test_delay_minus_one_means_manual_only(editor_factory: Callable[..., Editor],
                                            ollama: OllamaFake, tmp_path: Path) -> None:
     ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": -1})
