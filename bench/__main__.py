@@ -52,6 +52,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "memory": lambda: figures.memory(1000 if quick else 10_000),
         "typing": lambda: figures.typing_cost(400 if quick else 2000, 1 if quick else 2),
         "real": lambda: figures.real_model(15 if quick else 40),
+        "wasted": lambda: figures.wasted_real(200 if quick else 600),
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
     }
@@ -98,6 +99,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(("4 wasted work per 100 keys: requests / cancelled / tokens unseen",
                     f"{fmt(w['requests'])} / {fmt(w['cancelled'])} / "
                     f"{fmt(w['tokens_never_shown'])}", "lower is better", "-"))
+    if "wasted" in r:
+        w = r["wasted"]
+        out.append(("4 ... with llama-server + SmolLM2: requests / cancelled / tokens "
+                    "generated / never shown",
+                    f"{fmt(w['requests'])} / {fmt(w['cancelled'])} / "
+                    f"{fmt(w['tokens_generated'])} / {fmt(w['tokens_never_shown'])}",
+                    "lower is better", "-"))
+        out.append(("4 ... prompt tokens evaluated / from the KV cache",
+                    f"{fmt(w['prompt_tokens_evaluated'])} / {fmt(w['prompt_tokens_from_cache'])}",
+                    "lower is better", "-"))
     if "scale" in r:
         s = r["scale"]
         out.append(("5 overhead p50 at 100 / 10k / 100k lines",

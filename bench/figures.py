@@ -277,6 +277,45 @@ def real_model(pauses: int = 40) -> dict[str, Any]:
             "prompt_tokens": prompt_tokens, "cached_tokens": cached_tokens, "missed": missed}
 
 
+def wasted_real(keys: int = 600) -> dict[str, Any]:
+    """Figure 4 against llama-server + SmolLM2: a typing session at 30-80 ms per key
+    with pauses at line ends, plugin defaults. The server's own counters (--metrics)
+    give the tokens it evaluated and generated, cancelled requests included; its log
+    counts the requests it started and the ones cancelled."""
+    source = (ROOT / "rplugin/python3/llama_coder/core/stopper.py").read_text()
+    script = _session_keys(source, keys, seed=11)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        with llama_server.running(llama_server.smollm2_path(), log,
+                                  (*llama_server.DEFAULT_ARGS, "--metrics")) as server, \
+                editor({"backend": "llamacpp", "endpoint": server.url, "delay": 150}) as ed:
+            ed.edit(Path(tmp) / "s.py", "")
+            ed.nvim.command("set autoindent")
+            ed.type("i")
+            before, log_before = server.metrics(), len(server.log_text())
+            for key, gap in script:
+                ed.nvim.input(key)
+                time.sleep(gap)
+            wait_settled(ed, timeout=60)
+            ed.type("<Esc>")  # a prefetch in flight is cancelled with the session
+            time.sleep(0.5)
+            after, text = server.metrics(), server.log_text()[log_before:]
+            shown = instrument.shown_tokens(ed)
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    per = 100 / len(script)
+    generated = delta("tokens_predicted_total")
+    return {"keys": len(script),
+            "requests": text.count("processing task") * per,
+            "cancelled": text.count("cancel task") * per,
+            "tokens_generated": generated * per,
+            "tokens_never_shown": max(0.0, generated - shown) * per,
+            "prompt_tokens_evaluated": delta("prompt_tokens_total") * per,
+            "prompt_tokens_from_cache": delta("prompt_tokens_cached_total") * per}
+
+
 def prefetch_after_accept(accepts: int = 12, think: float = 1.5) -> dict[str, Any]:
     """llama-server + SmolLM2: a suggestion is shown, read for ``think`` seconds and
     accepted; the time from the accepting key to the next suggestion, prefetch on/off."""

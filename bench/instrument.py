@@ -11,7 +11,8 @@ from typing import Any
 from tests.e2e.harness import Editor
 
 HOOKS = """
-_G.bench = { keys = {}, shown = {}, busy_ns = 0, key_count = 0, pending_key = nil }
+_G.bench = { keys = {}, shown = {}, busy_ns = 0, key_count = 0, pending_key = nil,
+  shown_tokens = 0, counted_id = nil }
 vim.on_key(function()
   local t = vim.uv.hrtime()
   table.insert(bench.keys, t)
@@ -27,6 +28,13 @@ end })
 vim.api.nvim_create_autocmd('User', { pattern = 'LlamaCoderSuggestion', callback = function()
   if require('llama_coder').suggestion() then
     table.insert(bench.shown, vim.uv.hrtime())
+    -- Tokens the server generated for suggestions on screen (a final result is
+    -- last_result when its ghost is drawn; cache hits cost the server nothing).
+    local r = require('llama_coder.trigger').last_result
+    if r and r.id ~= bench.counted_id and r.stats and not r.stats.cached then
+      bench.counted_id = r.id
+      bench.shown_tokens = bench.shown_tokens + (r.stats.predicted_tokens or 0)
+    end
   end
 end })
 """
@@ -45,6 +53,10 @@ def get(editor: Editor) -> dict[str, Any]:
         "return { keys = bench.keys, shown = bench.shown, busy_ns = bench.busy_ns,"
         " key_count = bench.key_count }")
     return result
+
+
+def shown_tokens(editor: Editor) -> int:
+    return int(editor.lua("return bench.shown_tokens"))
 
 
 def shown_count(editor: Editor) -> int:

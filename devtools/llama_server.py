@@ -78,6 +78,17 @@ class LlamaServer:
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def metrics(self) -> dict[str, float]:
+        """The ``llamacpp:*`` counters and gauges of GET /metrics (needs ``--metrics``)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            text = response.read().decode("utf-8")
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name.startswith("llamacpp:"):
+                values[name.removeprefix("llamacpp:")] = float(value)
+        return values
+
     def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

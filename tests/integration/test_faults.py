@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,7 +12,13 @@ import pytest
 from llama_coder.backends.registry import create_backend
 from llama_coder.core.completion import Request
 from llama_coder.core.config import parse_config
-from llama_coder.core.errors import LlamaCoderError, MalformedStream, ServerError, Unreachable
+from llama_coder.core.errors import (
+    ConnectTimeout,
+    LlamaCoderError,
+    MalformedStream,
+    ServerError,
+    Unreachable,
+)
 from llama_coder.core.fim import BUILTIN_TEMPLATES
 from tests.fakes.backends import LlamaCppFake, OllamaFake, OpenAIFake, ProtocolFake
 from tests.fakes.server import Piece, Reply
@@ -109,3 +118,41 @@ async def test_nothing_listening(kind: str) -> None:
     result = await outcome(kind, url)  # the port is closed now
     assert isinstance(result, Unreachable)
     assert url in str(result) and "is the server running?" in str(result)
+
+
+@pytest.fixture
+def hanging_connect() -> Iterator[str]:
+    """A port whose connects hang: a listener that never accepts, its queue full."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(8):  # more than the kernel queues; later SYNs are dropped
+        client = socket.socket()
+        client.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            client.connect(("127.0.0.1", port))
+        queued.append(client)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for client in queued:
+            client.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("kind", sorted(FAKES))
+async def test_a_connect_that_hangs_times_out_with_the_setting_named(
+        kind: str, hanging_connect: str) -> None:
+    model = "Qwen/Qwen2.5-Coder-1.5B" if kind in ("openai", "vllm") else ""
+    backend = create_backend(parse_config({"backend": kind, "endpoint": hanging_connect,
+                                           "model": model,
+                                           "timeout": {"connect": 300}}).config)
+    try:
+        with pytest.raises(ConnectTimeout) as caught:
+            await backend.stream(REQUEST).__anext__()
+    finally:
+        await backend.aclose()
+    assert str(caught.value) == (
+        f"no connection to {hanging_connect} within 0.3 s (timeout.connect)")

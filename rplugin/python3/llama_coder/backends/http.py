@@ -180,7 +180,8 @@ def error_for_exception(exc: Exception, endpoint: str, connect_timeout: float) -
     if isinstance(exc, LlamaCoderError):
         return exc
     if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectTimeout(f"no connection to {endpoint} within {connect_timeout:g} s")
+        return ConnectTimeout(
+            f"no connection to {endpoint} within {connect_timeout:g} s (timeout.connect)")
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or type(exc).__name__
         if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
