@@ -18,8 +18,9 @@ def test_streams_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[st
         prompt = fake.completions()[0].body["prompt"]
     assert code == 0
     assert capsys.readouterr().out == "math.pi * r ** 2\n"
-    # The file's final newline is kept as an empty last line (Neovim would not show one).
-    assert prompt.endswith("def area(r):\n    return <|fim_suffix|>\n<|fim_middle|>")
+    # The file's final newline ends its last line, as in Neovim: no empty line after it,
+    # so the prompt is the one the editor would send for the same place.
+    assert prompt.endswith("def area(r):\n    return <|fim_suffix|><|fim_middle|>")
 
 
 def test_bad_location_and_unreachable_server(tmp_path: Path,

@@ -49,6 +49,8 @@ def snapshot_for(path: Path, line: int, col: int, context: ContextConfig) -> Sna
     """The prompt window of ``path`` around 1-based LINE and byte COL."""
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line (as Neovim reads the file)
     row = min(max(line - 1, 0), len(lines) - 1)
     char_col = byte_col_to_char(lines[row], max(col - 1, 0))
     try:
