@@ -242,7 +242,7 @@ end
 
 local fire_automatic ---@type fun()
 
---- Changes seen while the debounce ran moved its deadline: wait for the rest of it.
+--- Keys that came while the debounce ran moved its deadline: wait for the rest of it.
 ---@return boolean
 local function deadline_moved()
   local rest = last_change + delay_ms - uv_now()
@@ -265,7 +265,8 @@ fire_automatic = function()
   end
 end
 
---- (Re)start the debounce: a request ``delay`` ms after the last change.
+--- (Re)start the debounce: a request ``delay`` ms after the last change (while typing,
+--- after the last key: see set_typing()).
 function M.schedule()
   local delay = require('llama_coder.config').current().delay
   if delay < 0 then
