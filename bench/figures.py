@@ -115,6 +115,13 @@ def _session_keys(source: str, keys: int, seed: int) -> list[tuple[str, float]]:
     return out[:keys]
 
 
+def _replay(ed: Editor, script: list[tuple[str, float]]) -> None:
+    """Type ``script``'s keys with its gaps after each, as a person would."""
+    for key, gap in script:
+        ed.nvim.input(key)
+        time.sleep(gap)
+
+
 def typing_cost(keys: int = 2000, rounds: int = 2, delay_ms: int = 150,
                 warmup: int = 100) -> dict[str, Any]:
     """Neovim's busy time for the same keys, plugin on vs off, alternating runs.
@@ -139,18 +146,14 @@ def typing_cost(keys: int = 2000, rounds: int = 2, delay_ms: int = 150,
                 ed.edit(Path(tmp) / "s.py", "")
                 ed.nvim.command("set autoindent")
                 ed.type("i")
-                for key, gap in warm:
-                    ed.nvim.input(key)
-                    time.sleep(gap)
+                _replay(ed, warm)
                 ed.nvim.input("<CR>")
                 wait_settled(ed)
                 instrument.reset(ed)
                 before = len(fake.completions())
                 if mode == "on":
                     ed.lua("require('llama_coder.trigger').dropped = 0")
-                for key, gap in script:
-                    ed.nvim.input(key)
-                    time.sleep(gap)
+                _replay(ed, script)
                 wait_settled(ed)
                 data = instrument.get(ed)
                 busy[mode].append(data["busy_ns"] / 1e6)
@@ -293,9 +296,7 @@ def wasted_real(keys: int = 600) -> dict[str, Any]:
             ed.nvim.command("set autoindent")
             ed.type("i")
             before, log_before = server.metrics(), len(server.log_text())
-            for key, gap in script:
-                ed.nvim.input(key)
-                time.sleep(gap)
+            _replay(ed, script)
             wait_settled(ed, timeout=60)
             ed.type("<Esc>")  # a prefetch in flight is cancelled with the session
             time.sleep(0.5)

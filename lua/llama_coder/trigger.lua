@@ -39,9 +39,7 @@ local function stop_timer()
   if timer then
     timer:stop()
   end
-  if typing then
-    set_typing(false) -- no debounce runs any more: changes and moves count again
-  end
+  set_typing(false) -- no debounce runs any more: changes and moves count again
 end
 
 --- Cancel the debounce and the request in flight (the engine closes its connection).
