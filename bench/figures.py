@@ -152,7 +152,7 @@ def typing_cost(keys: int = 2000, rounds: int = 2, delay_ms: int = 150,
                 instrument.reset(ed)
                 before = len(fake.completions())
                 if mode == "on":
-                    ed.lua("require('llama_coder.trigger').dropped = 0")
+                    ed.lua("require('llama_coder.suggestion').dropped = 0")
                 _replay(ed, script)
                 wait_settled(ed)
                 data = instrument.get(ed)
@@ -171,7 +171,7 @@ def _wasted(fake: OllamaFake, ed: Editor, keys: int, skip: int = 0) -> dict[str,
     requests = fake.completions()[skip:]
     cancelled = [r for r in requests if r.disconnected_at is not None]
     shown = instrument.shown_count(ed)
-    dropped = int(ed.lua("return require('llama_coder.trigger').dropped"))
+    dropped = int(ed.lua("return require('llama_coder.suggestion').dropped"))
     tokens_unseen = sum(r.pieces_sent for r in cancelled)
     per = 100 / keys
     return {"requests": len(requests) * per, "cancelled": len(cancelled) * per,
@@ -267,7 +267,7 @@ def real_model(pauses: int = 40) -> dict[str, Any]:
                     continue
                 elapsed = (instrument.last_shown_ns(ed) - instrument.last_key_ns(ed)) / 1e6
                 latencies.append(elapsed)
-                stats = ed.lua("return require('llama_coder.trigger').last_result.stats") or {}
+                stats = ed.lua("return require('llama_coder.suggestion').last_result.stats") or {}
                 if stats.get("prompt_tokens") is not None:
                     prompt_tokens += stats["prompt_tokens"] or 0
                     cached_tokens += stats.get("cached_tokens") or 0

@@ -30,7 +30,7 @@ vim.api.nvim_create_autocmd('User', { pattern = 'LlamaCoderSuggestion', callback
     table.insert(bench.shown, vim.uv.hrtime())
     -- Tokens the server generated for suggestions on screen (a final result is
     -- last_result when its ghost is drawn; cache hits cost the server nothing).
-    local r = require('llama_coder.trigger').last_result
+    local r = require('llama_coder.suggestion').last_result
     if r and r.id ~= bench.counted_id and r.stats and not r.stats.cached then
       bench.counted_id = r.id
       bench.shown_tokens = bench.shown_tokens + (r.stats.predicted_tokens or 0)

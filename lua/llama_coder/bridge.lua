@@ -34,9 +34,9 @@ function M.receive(kind, payload)
   elseif kind == 'ask_pull' then
     require('llama_coder.model').ask(payload)
   elseif kind == 'alternative' then
-    require('llama_coder.alternatives').on_alternative(payload)
+    require('llama_coder.suggestion').on_alternative(payload)
   elseif kind == 'alternatives_done' then
-    require('llama_coder.alternatives').on_done(payload)
+    require('llama_coder.suggestion').on_alternatives_done(payload)
   elseif kind == 'health' then
     M.health_reports[payload.token] = payload
   end

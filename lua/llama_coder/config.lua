@@ -81,10 +81,88 @@ function M.build(user)
   return values
 end
 
+---@param key string dotted path, for messages
+---@param value any
+---@param problems string[]
+---@param seen table<table, boolean> tables on the path (a cycle cannot be sent)
+---@return any value the value as it can travel to the engine (nil: dropped)
+local function portable(key, value, problems, seen)
+  local name = key ~= '' and key or 'the table given to setup()'
+  local kind = type(value)
+  if kind == 'string' or kind == 'boolean' or value == vim.NIL then
+    return value
+  elseif kind == 'number' then
+    if value ~= value or value == math.huge or value == -math.huge then
+      table.insert(problems, ('%s is not a finite number; ignored'):format(name))
+      return nil
+    end
+    return value
+  elseif kind ~= 'table' then
+    table.insert(problems, ('%s is a %s, which setup() cannot use; ignored'):format(name, kind))
+    return nil
+  end
+  if seen[value] then
+    table.insert(problems, ('%s contains itself; ignored'):format(name))
+    return nil
+  end
+  local names, items, other = 0, 0, 0
+  for k in pairs(value) do
+    if type(k) == 'string' then
+      names = names + 1
+    elseif type(k) == 'number' and k >= 1 and k % 1 == 0 then
+      items = items + 1
+    else
+      other = other + 1
+    end
+  end
+  if other > 0 or (items > 0 and (names > 0 or items ~= #value)) then
+    table.insert(
+      problems,
+      ('%s mixes list items with key = value entries; write it as {%s}; ignored'):format(
+        name,
+        names > 0 and 'name = value, ...' or 'item, item, ...'
+      )
+    )
+    return nil
+  end
+  seen[value] = true
+  local out = {}
+  if items > 0 then
+    for i, item in ipairs(value) do
+      out[#out + 1] = portable(('%s[%d]'):format(key, i), item, problems, seen)
+    end
+  else
+    for k, item in pairs(value) do
+      out[k] = portable(key == '' and k or (key .. '.' .. k), item, problems, seen)
+    end
+  end
+  seen[value] = nil
+  return out
+end
+
+--- The table given to setup() as it can travel to the engine: values that cannot (a
+--- function, a table mixing list items with key = value entries, a cycle) are dropped,
+--- each with a message naming its key.
+---@param user any
+---@return table cleaned
+---@return string[] problems
+function M.portable(user)
+  local problems = {}
+  if user ~= nil and type(user) ~= 'table' then
+    return {}, { ('setup() takes a table, got a %s; ignored'):format(type(user)) }
+  end
+  local cleaned = portable('', user or {}, problems, {})
+  return type(cleaned) == 'table' and cleaned or {}, problems
+end
+
 ---@param user table|nil
 function M.setup(user)
-  M.user = type(user) == 'table' and user or {}
+  local problems
+  M.user, problems = M.portable(user)
   M.values = M.build(M.user)
+  if #problems > 0 then
+    require('llama_coder.notify').notify(table.concat(problems, '\n'), 'warn')
+  end
 end
 
 ---@return table

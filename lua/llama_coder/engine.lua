@@ -179,13 +179,18 @@ function M.send(method, ...)
   if not chan then
     return false
   end
-  local ok = pcall(vim.rpcnotify, chan, method, ...)
-  if not ok then
-    -- A dead channel: forget it; the next keystroke starts a new engine.
-    M.chan = nil
+  local ok, err = pcall(vim.rpcnotify, chan, method, ...)
+  if ok then
+    return true
+  end
+  if vim.fn.jobwait({ chan }, 0)[1] == -1 then
+    -- The engine runs: the message could not be encoded. Never forget a running engine
+    -- (the next keystroke would start a second one).
+    notify.notify(('could not send %s to the engine: %s'):format(method, tostring(err)), 'error')
     return false
   end
-  return true
+  M.stop() -- a dead channel: the next keystroke starts a new engine
+  return false
 end
 
 --- Neovim is quitting: stop for good.

@@ -1,21 +1,18 @@
--- Ghost text: the suggestion drawn with extmarks at the cursor, trimmed locally while
--- the user types through it, accepted with nvim_paste (one undo step, dot-repeatable).
+-- Ghost text: draws a suggestion with one extmark, in one window only. Knows nothing of
+-- requests or accepting; lua/llama_coder/suggestion.lua decides what is shown where.
 local M = {}
 
 M.ns = vim.api.nvim_create_namespace('llama_coder')
 local HL = 'LlamaCoderSuggestion'
 
----@class LlamaCoderGhost
+---@class LlamaCoderDrawn
 ---@field buf integer
----@field row integer 0-based
----@field col integer byte column of the cursor when drawn
----@field text string what is left to accept
----@field line_before string the cursor line up to the cursor
----@field line_after string the cursor line after the cursor
----@field mark integer|nil extmark id while drawn
+---@field mark integer
 
----@type LlamaCoderGhost|nil
-M.state = nil
+---@type LlamaCoderDrawn|nil the extmark on screen
+local drawn = nil
+---@type integer|nil the window the namespace is scoped to
+local scoped_win = nil
 
 ---@return boolean
 local function menu_visible()
@@ -36,12 +33,13 @@ local function menu_visible()
   return false
 end
 
---- Tabs as spaces for inline virtual text (Neovim prints a raw tab cell there).
+--- Tabs as spaces for inline or overlaid virtual text (Neovim prints a raw tab cell
+--- there).
 ---@param text string
 ---@param start_vcol integer display column where the text starts
 ---@param tabstop integer
 ---@return string
-local function expand_tabs(text, start_vcol, tabstop)
+function M.expand_tabs(text, start_vcol, tabstop)
   if not text:find('\t', 1, true) then
     return text
   end
@@ -59,215 +57,122 @@ local function expand_tabs(text, start_vcol, tabstop)
   return table.concat(out)
 end
 
-local function undraw()
-  local s = M.state
-  if s and s.mark then
-    pcall(vim.api.nvim_buf_del_extmark, s.buf, M.ns, s.mark)
-    s.mark = nil
+--- One virtual line: the suggestion's ``text`` (ghost colour), then ``real`` (the rest
+--- of the cursor line, in its own colour) after it.
+---@param text string
+---@param real string
+---@param tabstop integer
+---@return table
+local function expand_line(text, real, tabstop)
+  local shown = M.expand_tabs(text, 0, tabstop)
+  if real == '' then
+    return { { shown == '' and ' ' or shown, HL } }
   end
+  local chunks = {}
+  if shown ~= '' then
+    chunks[1] = { shown, HL }
+  end
+  chunks[#chunks + 1] = { M.expand_tabs(real, vim.fn.strdisplaywidth(shown), tabstop), 'Normal' }
+  return chunks
 end
 
---- Draw the current state at its place (or keep it hidden while a menu is open).
-local function draw()
-  local s = M.state
-  if not s then
-    return
-  end
-  local config = require('llama_coder.config').current()
-  if config.ui.hide_during_completion and menu_visible() then
-    undraw()
-    return
-  end
-  local lines = vim.split(s.text, '\n', { plain = true })
-  local tabstop = vim.bo[s.buf].tabstop
-  local first = expand_tabs(lines[1], vim.fn.strdisplaywidth(s.line_before), tabstop)
-  local opts = {
-    id = s.mark,
-    virt_text_pos = 'inline',
-    hl_mode = 'combine',
-    priority = 65535,
-    right_gravity = true,
-  }
-  if first ~= '' then
-    opts.virt_text = { { first, HL } }
+--- The extmark options that show ``text`` at a cursor between ``before`` and ``after``
+--- (the cursor line's text) exactly as accepting it would leave the buffer. A one-line
+--- suggestion, or one at the end of the line, is drawn inline; a multi-line one in the
+--- middle of a line covers the rest of the line, which reappears after its last line,
+--- where the insertion puts it.
+---@param text string
+---@param before string
+---@param after string
+---@param tabstop integer
+---@return table
+function M.layout(text, before, after, tabstop)
+  local lines = vim.split(text, '\n', { plain = true })
+  local start = vim.fn.strdisplaywidth(before)
+  local first = M.expand_tabs(lines[1], start, tabstop)
+  local opts = { hl_mode = 'combine', priority = 65535, right_gravity = true }
+  local multi_mid = #lines > 1 and after ~= ''
+  if multi_mid then
+    -- Cover the rest of the line (spaces where the suggestion's line is shorter).
+    local rest_width = vim.fn.strdisplaywidth(M.expand_tabs(after, start, tabstop))
+    local pad = math.max(0, rest_width - vim.fn.strdisplaywidth(first))
+    opts.virt_text_pos = 'overlay'
+    opts.virt_text = { { first .. string.rep(' ', pad), HL } }
+  else
+    opts.virt_text_pos = 'inline'
+    if first ~= '' then
+      opts.virt_text = { { first, HL } }
+    end
   end
   if #lines > 1 then
     local virt_lines = {}
     for i = 2, #lines do
-      local text = expand_tabs(lines[i], 0, tabstop)
-      table.insert(virt_lines, { { text == '' and ' ' or text, HL } })
+      local line = expand_line(lines[i], i == #lines and multi_mid and after or '', tabstop)
+      virt_lines[#virt_lines + 1] = line
     end
     opts.virt_lines = virt_lines
   end
-  local ok, mark = pcall(vim.api.nvim_buf_set_extmark, s.buf, M.ns, s.row, s.col, opts)
-  if ok then
-    s.mark = mark
-  else
-    M.clear()
+  return opts
+end
+
+--- Show the namespace in ``win`` only (other windows on the same buffer stay clean).
+---@param win integer
+local function scope_to(win)
+  if scoped_win == win then
+    return
+  end
+  if vim.api.nvim__ns_set then
+    pcall(vim.api.nvim__ns_set, M.ns, { wins = { win } })
+  elseif vim.api.nvim__win_add_ns then -- Neovim 0.10
+    if scoped_win and vim.api.nvim_win_is_valid(scoped_win) then
+      pcall(vim.api.nvim__win_del_ns, scoped_win, M.ns)
+    end
+    pcall(vim.api.nvim__win_add_ns, win, M.ns)
+  end
+  scoped_win = win
+end
+
+--- Remove the ghost text.
+function M.undraw()
+  if drawn then
+    pcall(vim.api.nvim_buf_del_extmark, drawn.buf, M.ns, drawn.mark)
+    drawn = nil
   end
 end
 
 ---@return boolean
-function M.is_visible()
-  return M.state ~= nil and M.state.mark ~= nil
+function M.is_drawn()
+  return drawn ~= nil
 end
 
----@return string|nil
-function M.suggestion()
-  return M.state and M.state.text or nil
-end
-
-local function fire_changed()
-  vim.api.nvim_exec_autocmds('User', { pattern = 'LlamaCoderSuggestion', modeline = false })
-end
-
-function M.clear()
-  if not M.state then
-    return
-  end
-  undraw()
-  M.state = nil
-  fire_changed()
-end
-
---- Show ``text`` at the cursor of the current window (which must be at buf/row/col).
+--- Draw ``text`` at (row, col) of ``buf`` in ``win`` (hidden while a popup menu is
+--- open, with ui.hide_during_completion).
+---@param win integer
 ---@param buf integer
----@param row integer
----@param col integer
+---@param row integer 0-based
+---@param col integer byte column
 ---@param text string
-function M.show(buf, row, col, text)
-  if M.state and M.state.buf ~= buf then
-    M.clear()
-  end
-  local line = vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
-  local mark = M.state and M.state.mark or nil -- same buffer: move the mark in place
-  M.state = {
-    buf = buf,
-    row = row,
-    col = col,
-    text = text,
-    line_before = line:sub(1, col),
-    line_after = line:sub(col + 1),
-    mark = mark,
-  }
-  draw()
-  fire_changed()
-end
-
---- Redraw after a popup menu closed (or hide when one opened).
-function M.refresh()
-  if M.state then
-    draw()
-  end
-end
-
---- After a text change in Insert mode: keep the ghost when the user typed exactly its
---- next characters (trimmed, no request), or nothing changed; else clear it.
----@return 'none'|'unchanged'|'through'|'changed'
-function M.on_text_changed()
-  local s = M.state
-  if not s then
-    return 'none'
-  end
-  local buf = vim.api.nvim_get_current_buf()
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  local row, col = cursor[1] - 1, cursor[2]
-  if buf ~= s.buf or row ~= s.row then
-    M.clear()
-    return 'changed'
-  end
-  local line = vim.api.nvim_buf_get_lines(buf, row, row + 1, false)[1] or ''
-  local before, after = line:sub(1, col), line:sub(col + 1)
-  if before == s.line_before and after == s.line_after then
-    return 'unchanged'
-  end
-  if #before > #s.line_before and vim.startswith(before, s.line_before) then
-    local typed = before:sub(#s.line_before + 1)
-    if vim.startswith(s.text, typed) and #typed < #s.text then
-      local rest = s.text:sub(#typed + 1)
-      -- An auto-pair plugin may have inserted a closer after the cursor: drop it from
-      -- the end of the suggestion's first line, where it would appear twice.
-      if after ~= s.line_after and vim.endswith(after, s.line_after) then
-        local inserted = after:sub(1, #after - #s.line_after)
-        local first, nl, tail = rest:match('^([^\n]*)(\n?)(.*)$')
-        if inserted ~= '' and vim.endswith(first, inserted) then
-          rest = first:sub(1, #first - #inserted) .. nl .. tail
-        end
-      end
-      if rest:match('^%s*$') then
-        M.clear()
-        return 'changed'
-      end
-      s.text, s.col, s.line_before, s.line_after = rest, col, before, after
-      draw()
-      fire_changed()
-      return 'through'
-    end
-  end
-  M.clear()
-  return 'changed'
-end
-
---- The cursor moved: the ghost stays only while the cursor is at its place.
-function M.on_cursor_moved()
-  local s = M.state
-  if not s then
-    return
-  end
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  if vim.api.nvim_get_current_buf() ~= s.buf or cursor[1] - 1 ~= s.row or cursor[2] ~= s.col then
-    M.clear()
-  end
-end
-
---- Insert ``part`` of the suggestion and keep the rest visible.
----@param part string
-local function insert(part)
-  local s = M.state
-  if not s or part == '' then
-    return
-  end
-  local rest = s.text:sub(#part + 1)
-  undraw()
-  M.state = nil
-  -- nvim_paste from a (non-<expr>) mapping: one undo step with the typing before it,
-  -- repeated by `.`, no auto-indent of the pasted lines, cursor at its end.
-  vim.api.nvim_paste(part, false, -1)
-  if rest ~= '' and not rest:match('^%s*$') then
-    local cursor = vim.api.nvim_win_get_cursor(0)
-    M.show(vim.api.nvim_get_current_buf(), cursor[1] - 1, cursor[2], rest)
-  else
-    fire_changed()
-  end
-end
-
----@return boolean accepted
-function M.accept()
-  if not M.is_visible() then
+---@param before string the cursor line up to col
+---@param after string the cursor line after col
+---@return boolean drawn
+function M.draw(win, buf, row, col, text, before, after)
+  local config = require('llama_coder.config').current()
+  if config.ui.hide_during_completion and menu_visible() then
+    M.undraw()
     return false
   end
-  insert(M.state.text)
-  return true
-end
-
----@return boolean accepted
-function M.accept_word()
-  if not M.is_visible() then
+  if drawn and drawn.buf ~= buf then
+    M.undraw()
+  end
+  scope_to(win)
+  local opts = M.layout(text, before, after, vim.bo[buf].tabstop)
+  opts.id = drawn and drawn.mark or nil
+  local ok, mark = pcall(vim.api.nvim_buf_set_extmark, buf, M.ns, row, col, opts)
+  if not ok then
+    M.undraw()
     return false
   end
-  local word = vim.fn.matchstr(M.state.text, [=[\v^\_s*(\k+|\S)]=])
-  insert(word ~= '' and word or M.state.text)
-  return true
-end
-
----@return boolean accepted
-function M.accept_line()
-  if not M.is_visible() then
-    return false
-  end
-  local text = M.state.text
-  local line = text:match('^[^\n]+') or text:match('^\n[^\n]*') or text
-  insert(line)
+  drawn = { buf = buf, mark = mark }
   return true
 end
 

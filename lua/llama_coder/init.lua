@@ -2,8 +2,8 @@
 -- Public API; see :help llama-coder.
 local M = {}
 
-local function ghost()
-  return require('llama_coder.ghost')
+local function suggestion()
+  return require('llama_coder.suggestion')
 end
 local function trigger()
   return require('llama_coder.trigger')
@@ -35,46 +35,46 @@ end
 
 ---@return boolean
 function M.is_visible()
-  return ghost().is_visible()
+  return suggestion().is_visible()
 end
 
 ---@return string|nil the suggestion on screen
 function M.suggestion()
-  return ghost().suggestion()
+  suggestion().sync()
+  return suggestion().text()
 end
 
 ---@return boolean accepted
 function M.accept()
-  return ghost().accept()
+  return suggestion().accept()
 end
 
 ---@return boolean accepted
 function M.accept_word()
-  return ghost().accept_word()
+  return suggestion().accept_word()
 end
 
 ---@return boolean accepted
 function M.accept_line()
-  return ghost().accept_line()
+  return suggestion().accept_line()
 end
 
+---@return boolean dismissed a suggestion that was shown
 function M.dismiss()
   trigger().cancel()
-  trigger().drop_speculation()
-  require('llama_coder.alternatives').forget()
-  ghost().clear()
+  return suggestion().dismiss()
 end
 
 --- Show the next of several suggestions (asking for more the first time).
 ---@return boolean
 function M.next()
-  return require('llama_coder.alternatives').cycle(1)
+  return suggestion().cycle(1)
 end
 
 --- Show the previous of several suggestions.
 ---@return boolean
 function M.prev()
-  return require('llama_coder.alternatives').cycle(-1)
+  return suggestion().cycle(-1)
 end
 
 --- Ask for a suggestion now (works while paused and with delay = -1).
@@ -108,7 +108,7 @@ function M.status_lines()
   local config = require('llama_coder.config').current()
   local info = s.engine.info or {}
   local engine = require('llama_coder.engine')
-  local last = trigger().last_result
+  local last = suggestion().last_result
   local latency = last and last.stats and last.stats.elapsed_ms or info.latency_ms
   local lines = {
     'llama-coder: ' .. s.text(),

@@ -1,9 +1,12 @@
--- Insert-mode keys. A key does its job only while a suggestion is visible; otherwise it
--- does exactly what it did before the plugin: the earlier mapping, or the key itself.
+-- Insert-mode keys. A key does its job only while a suggestion is visible at its place;
+-- otherwise it does exactly what it did before the plugin: the earlier mapping, or the
+-- key itself.
 local M = {}
 
 ---@type table<string, table> lhs -> the mapping that was there before ours
 local previous = {}
+---@type table<string, boolean> the keys mapped now
+local mapped = {}
 
 ---@param keys string
 ---@param mode string feedkeys mode
@@ -37,6 +40,26 @@ function M.fallback(lhs)
   end
 end
 
+---@param mapping table what maparg() returned for a mapping
+---@return boolean
+local function is_ours(mapping)
+  return type(mapping.desc) == 'string' and mapping.desc:find('^llama%-coder') ~= nil
+end
+
+--- Take our mapping of ``lhs`` away and put back the one that was there before.
+---@param lhs string
+local function unmap(lhs)
+  if is_ours(vim.fn.maparg(lhs, 'i', false, true)) then
+    pcall(vim.keymap.del, 'i', lhs)
+    local prev = previous[lhs]
+    if prev and not vim.tbl_isempty(prev) then
+      pcall(vim.fn.mapset, 'i', false, prev)
+    end
+  end
+  previous[lhs] = nil
+  mapped[lhs] = nil
+end
+
 ---@param lhs string|false
 ---@param action fun(): boolean returns true when it handled the key
 ---@param desc string
@@ -46,9 +69,10 @@ local function map(lhs, action, desc)
   end
   local existing = vim.fn.maparg(lhs, 'i', false, true)
   -- Remember the earlier mapping once; calling setup() again must not capture ours.
-  if not (existing.desc and existing.desc:find('^llama%-coder')) then
+  if not is_ours(existing) then
     previous[lhs] = existing
   end
+  mapped[lhs] = true
   vim.keymap.set('i', lhs, function()
     if not action() then
       M.fallback(lhs)
@@ -58,33 +82,42 @@ end
 
 function M.setup()
   local config = require('llama_coder.config').current()
-  local ghost = require('llama_coder.ghost')
-  local api = require('llama_coder')
+  local suggestion = require('llama_coder.suggestion')
+  -- Keys from an earlier setup() that are not ours any more get their old meaning back.
+  local wanted = {}
+  for _, lhs in pairs(config.keymap) do
+    if lhs then
+      wanted[lhs] = true
+    end
+  end
+  for lhs in pairs(vim.deepcopy(mapped)) do
+    if not wanted[lhs] then
+      unmap(lhs)
+    end
+  end
+  -- Each action checks, at the moment the key is handled, that the suggestion is still
+  -- at its place (keys in a batch run no autocmd between them).
   -- Looked up at each key press, not captured here.
   map(config.keymap.accept, function()
-    return ghost.accept()
+    return suggestion.accept()
   end, 'accept the suggestion')
   map(config.keymap.accept_word, function()
-    return ghost.accept_word()
+    return suggestion.accept_word()
   end, 'accept the next word')
   map(config.keymap.accept_line, function()
-    return ghost.accept_line()
+    return suggestion.accept_line()
   end, 'accept the next line')
   map(config.keymap.dismiss, function()
-    if not ghost.is_visible() then
-      return false
-    end
-    api.dismiss()
-    return true
+    return suggestion.is_visible() and require('llama_coder').dismiss()
   end, 'dismiss the suggestion')
   map(config.keymap.next, function()
-    return require('llama_coder.alternatives').cycle(1)
+    return suggestion.cycle(1)
   end, 'show the next suggestion')
   map(config.keymap.prev, function()
-    return require('llama_coder.alternatives').cycle(-1)
+    return suggestion.cycle(-1)
   end, 'show the previous suggestion')
   map(config.keymap.trigger, function()
-    api.trigger()
+    require('llama_coder').trigger()
     return true
   end, 'ask for a suggestion')
 end

@@ -1,29 +1,22 @@
 -- The typing path: autocmds, one debounce timer, the filters, and the request sent to
 -- the engine. Every keystroke cancels the pending timer and the request in flight.
 local engine = require('llama_coder.engine')
-local ghost = require('llama_coder.ghost')
+local suggestion = require('llama_coder.suggestion')
 local status = require('llama_coder.status')
-local alternatives = require('llama_coder.alternatives')
 
 local M = {}
 
-M.request_id = 0
----@type table|nil the last result from the engine, with its stats (timings, cache)
-M.last_result = nil
-M.dropped = 0 -- results that came too late for the buffer, cursor or mode
----@type table|nil the request in flight: id, buf, tick, row, col
-M.pending = nil
----@type table|nil the last request sent (asked again for alternatives)
-M.last_request = nil
 local timer = nil ---@type uv.uv_timer_t|nil
 local NOTEBOOK_MAX_LINES = 20000
 local api = vim.api
 ---@type table<integer, boolean> per buffer: automatic suggestions on? (cleared on FileType)
 local enabled = {}
----@type table<integer, boolean> per buffer: a percent-format notebook? Scanned once per
----Insert session; while it says no, only the lines a request reads are checked again.
+---@type table<integer, boolean> per buffer: may it be a percent-format notebook? Scanned
+---once per Insert session; while it says no, only the lines a request reads are checked
+---again. A cheap superset of core/notebook.py's test, which decides: this only says
+---whether to send the whole buffer.
 local notebook = {}
-local CELL_MARKER = '^%s*#%s?%%%%'
+local MAYBE_CELL_MARKER = '^%s*#%s?%%%%'
 
 local uv_now = vim.uv.now
 -- Typing: the debounce runs and nothing is shown, so a key only moves the deadline.
@@ -45,38 +38,23 @@ end
 --- Cancel the debounce and the request in flight (the engine closes its connection).
 function M.cancel()
   stop_timer()
-  if M.pending then
-    engine.send_soon('llama_coder_cancel', M.pending.id)
-    M.pending = nil
-  end
-end
-
--- A suggestion is on screen and the engine may be prefetching what follows it.
-local speculating = false
-
---- The suggestion on screen was left (typed past, dismissed, Insert mode left): the
---- prefetch for what follows it is of no use any more.
-function M.drop_speculation()
-  if speculating then
-    speculating = false
-    engine.send_soon('llama_coder_cancel', nil)
-  end
+  suggestion.cancel_request()
 end
 
 --- Is a request scheduled or in flight? (For tests and benchmarks.)
 ---@return boolean
 function M.busy()
-  return M.pending ~= nil or (timer ~= nil and timer:is_active())
+  return suggestion.waiting() or (timer ~= nil and timer:is_active())
 end
 
---- The prefix window's first line: the engine's formula (core/prompt.py window()).
+--- The first buffer line sent with a request on ``row``: the engine picks the prompt
+--- window (core/prompt.py window()), whose start is never more than twice
+--- ``prefix_lines`` above the cursor, out of the lines it gets.
 ---@param row integer
 ---@param prefix_lines integer
 ---@return integer
-function M.window_start(row, prefix_lines)
-  local step = math.max(1, math.floor(prefix_lines / 4))
-  local start = math.max(0, row - prefix_lines)
-  return start - start % step
+function M.first_line(row, prefix_lines)
+  return math.max(0, row - 2 * prefix_lines)
 end
 
 --- Automatic suggestions on for ``buf``: not paused, filetype allowed (cached per
@@ -127,8 +105,8 @@ local function enough_prefix(lines, upto, before, min)
   return count >= min
 end
 
---- Is ``buf`` a percent-format notebook (a ``# %%`` cell marker)? ``lines`` are the
---- lines at hand, where a marker just typed would be.
+--- May ``buf`` be a percent-format notebook (a ``# %%`` cell marker)? ``lines`` are
+--- the lines at hand, where a marker just typed would be.
 ---@param buf integer
 ---@param lines string[]
 ---@return boolean
@@ -140,7 +118,7 @@ local function is_notebook(buf, lines)
   end
   if not known then
     for _, line in ipairs(lines) do
-      if line:find(CELL_MARKER) then
+      if line:find(MAYBE_CELL_MARKER) then
         notebook[buf] = true
         return true
       end
@@ -199,34 +177,24 @@ function M.fire(manual)
     return
   end
   local config = require('llama_coder.config').current()
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  local row, col = cursor[1] - 1, cursor[2]
-  local line_count = vim.api.nvim_buf_line_count(buf)
-  local first = M.window_start(row, config.context.prefix_lines)
+  local place = suggestion.here()
+  local row, col = place.row, place.col
+  local line_count = api.nvim_buf_line_count(buf)
+  local first = M.first_line(row, config.context.prefix_lines)
   local last = math.min(line_count, row + 1 + config.context.suffix_lines)
   local ft = vim.bo[buf].filetype
-  local lines = vim.api.nvim_buf_get_lines(buf, first, last, false)
+  local lines = api.nvim_buf_get_lines(buf, first, last, false)
   if ft == 'python' and line_count <= NOTEBOOK_MAX_LINES and is_notebook(buf, lines) then
-    first, last = 0, line_count -- a percent-format notebook: every cell counts
-    lines = vim.api.nvim_buf_get_lines(buf, first, last, false)
+    first, last = 0, line_count -- maybe a percent-format notebook: every cell counts
+    lines = api.nvim_buf_get_lines(buf, first, last, false)
   end
-  local before = (lines[row - first + 1] or ''):sub(1, col)
-  if not manual and not enough_prefix(lines, row - first, before, config.trigger.min_chars) then
+  if not manual and not enough_prefix(lines, row - first, place.before, config.trigger.min_chars) then
     return
   end
-  M.cancel()
-  speculating = false -- the engine keeps a prefetch for this very place, cancels others
-  M.request_id = M.request_id + 1
-  local tick = vim.api.nvim_buf_get_changedtick(buf)
-  local name = vim.api.nvim_buf_get_name(buf)
-  M.pending = { id = M.request_id, buf = buf, tick = tick, row = row, col = col }
+  stop_timer()
+  local name = api.nvim_buf_get_name(buf)
   require('llama_coder.context').flush()
-  M.last_request = {
-    id = M.request_id,
-    buf = buf,
-    tick = tick,
-    row = row,
-    col = col,
+  suggestion.ask({
     first_line = first,
     lines = lines,
     path = name ~= '' and vim.fn.fnamemodify(name, ':.') or '',
@@ -234,8 +202,7 @@ function M.fire(manual)
     filetype = ft,
     expandtab = vim.bo[buf].expandtab,
     tabstop = vim.bo[buf].tabstop,
-  }
-  engine.send('llama_coder_complete', M.last_request)
+  }, place)
 end
 
 local fire_automatic ---@type fun()
@@ -276,42 +243,13 @@ function M.schedule()
   timer:start(delay, 0, fire_automatic) -- a running timer starts over
 end
 
---- A result from the engine: drawn only if it still fits the buffer, cursor and mode.
+--- A result from the engine (see suggestion.on_result); once one is shown, every change
+--- and move is watched again.
 ---@param payload table
 function M.on_result(payload)
-  local p = M.pending
-  if not p or payload.id ~= p.id then
-    return
-  end
-  if not payload.partial then
-    M.pending = nil
-    M.last_result = payload
-    if payload.stats then
-      status.set_info(payload.stats.info_short)
-    end
-  end
-  local buf = vim.api.nvim_get_current_buf()
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  if
-    buf ~= payload.buf
-    or vim.api.nvim_buf_get_changedtick(buf) ~= payload.tick
-    or cursor[1] - 1 ~= payload.row
-    or cursor[2] ~= payload.col
-    or not vim.api.nvim_get_mode().mode:find('^i')
-  then
-    M.dropped = M.dropped + 1
-    return
-  end
-  if type(payload.text) == 'string' and payload.text ~= '' then
-    ghost.show(buf, payload.row, payload.col, payload.text)
+  suggestion.on_result(payload)
+  if suggestion.shown then
     set_typing(false)
-    speculating = not payload.partial
-    if not payload.partial then
-      local last = M.last_request
-      alternatives.reset(payload, last and last.id == payload.id and last or nil)
-    end
-  elseif not payload.partial then
-    ghost.clear()
   end
 end
 
@@ -330,20 +268,14 @@ function on_change()
     return
   end
   last_buf, last_tick, last_row, last_col = buf, tick, row, col
-  if ghost.state then
-    local result = ghost.on_text_changed()
-    if result == 'unchanged' or result == 'through' then
-      return -- typing through the suggestion: no request, no flicker
-    end
-    M.drop_speculation()
-    alternatives.forget()
+  local result = suggestion.sync()
+  if result == 'unchanged' or result == 'through' then
+    return -- typing through the suggestion: no request, no flicker
   end
-  if M.pending then
-    M.cancel()
-  end
+  suggestion.cancel_request()
   if auto_enabled(buf) then
     M.schedule() -- restarts the debounce timer if it was running
-    if not ghost.state and timer and timer:is_active() then
+    if not suggestion.shown and timer and timer:is_active() then
       set_typing(true)
     end
   end
@@ -365,10 +297,8 @@ function on_text_changed()
 end
 
 local function on_leave()
-  M.cancel()
-  M.drop_speculation()
-  alternatives.forget()
-  ghost.clear()
+  stop_timer()
+  suggestion.reset()
   last_buf = -1
   set_typing(false)
 end
@@ -409,14 +339,14 @@ function M.setup()
   vim.api.nvim_create_autocmd({ 'CompleteChanged', 'CompleteDone' }, {
     group = group,
     callback = function()
-      vim.schedule(ghost.refresh)
+      vim.schedule(suggestion.refresh)
     end,
   })
   vim.api.nvim_create_autocmd('User', {
     group = group,
     pattern = { 'BlinkCmpMenuOpen', 'BlinkCmpMenuClose' },
     callback = function()
-      vim.schedule(ghost.refresh)
+      vim.schedule(suggestion.refresh)
     end,
   })
   vim.api.nvim_create_autocmd('VimLeavePre', {

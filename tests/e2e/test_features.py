@@ -36,7 +36,7 @@ def test_accepting_shows_the_prefetched_next_suggestion_without_a_request(
     editor.wait(lambda: editor.suggestion() is not None, message="the next suggestion")
     assert len(ollama.completions()) == 2  # no request for it
     assert ollama.wait_for(lambda: len(ollama.completions()) == 3)  # and the next prefetch
-    stats = editor.lua("return require('llama_coder.trigger').last_result.stats")
+    stats = editor.lua("return require('llama_coder.suggestion').last_result.stats")
     assert stats["cached"] is True
 
 
@@ -117,7 +117,7 @@ def test_reopening_a_file_shows_the_suggestion_from_disk(ollama: OllamaFake,
         start_line(again, tmp_path)
         assert again.wait_suggestion() == "return x + 1"
         assert len(ollama.completions()) == 1  # from disk, not from the server
-        assert again.lua("return require('llama_coder.trigger').last_result.stats.cached")
+        assert again.lua("return require('llama_coder.suggestion').last_result.stats.cached")
     finally:
         again.close()
 

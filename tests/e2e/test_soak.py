@@ -1,4 +1,5 @@
-"""A short soak in every `make test` (`make soak` runs 10,000 keys)."""
+"""A short soak in every `make test` (`make soak` runs 10,000 keys): keys alone and in
+batches, an odd setup() table halfway."""
 
 from __future__ import annotations
 
@@ -15,3 +16,5 @@ def test_random_session_changes_only_what_was_typed_or_accepted(seed: int) -> No
     assert unexpected_messages(str(result["messages"])) == []
     assert "Traceback" not in str(result["log"])
     assert leaks(result) == []
+    assert result["engines"] == 1, "one engine process, whatever setup() got"
+    assert result["accepted"], "the session accepted nothing"
