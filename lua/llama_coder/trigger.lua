@@ -17,6 +17,7 @@ local enabled = {}
 ---whether to send the whole buffer.
 local notebook = {}
 local MAYBE_CELL_MARKER = '^%s*#%s?%%%%'
+M.MAYBE_CELL_MARKER = MAYBE_CELL_MARKER
 
 local uv_now = vim.uv.now
 -- Typing: the debounce runs and nothing is shown, so a key only moves the deadline.
