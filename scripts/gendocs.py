@@ -61,6 +61,7 @@ def lua_schema() -> str:
         "---@field min number|nil",
         "---@field max number|nil",
         "---@field choices string[]|nil",
+        "---@field lua boolean|nil only Lua reads it, and Lua reports a bad value",
         "",
         "---@type LlamaCoderOption[]",
         "return {",
@@ -74,6 +75,8 @@ def lua_schema() -> str:
             parts.append(f"max = {_num_lua(opt.maximum)}")
         if opt.choices:
             parts.append("choices = { " + ", ".join(f'"{c}"' for c in opt.choices) + " }")
+        if opt.consumer == "lua":
+            parts.append("lua = true")
         lines.append("  { " + ", ".join(parts) + " },")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -1,6 +1,8 @@
--- The options as the Lua side reads them: generated defaults, the user's values over
--- them. Full validation (one message naming every bad key) happens in the engine,
--- which is the one owner of the schema; here a bad value just keeps its default.
+-- The options as the Lua side reads them: generated defaults (lua/llama_coder/schema.lua,
+-- written from the engine's schema), the user's values over them. Each key has one
+-- validator that reports: the keys only Lua reads are checked and reported here, all
+-- others by the engine; both apply the schema's one set of rules (types, ranges,
+-- choices), so they agree on what a value is worth.
 local schema = require('llama_coder.schema')
 
 local M = {}
@@ -37,48 +39,100 @@ local function set_path(tbl, key, value)
   node[parts[#parts]] = value
 end
 
----@param opt LlamaCoderOption
----@param value any
----@return boolean
-local function acceptable(opt, value)
-  local kind = opt.kind
-  if kind == 'integer' or kind == 'number' then
-    if type(value) ~= 'number' or (kind == 'integer' and value % 1 ~= 0) then
-      return false
-    end
-    return (opt.min == nil or value >= opt.min) and (opt.max == nil or value <= opt.max)
-  elseif kind == 'boolean' then
-    return type(value) == 'boolean'
-  elseif kind == 'string' then
-    return type(value) == 'string'
-  elseif kind == 'choice' then
-    return vim.tbl_contains(opt.choices or {}, value)
-  elseif kind == 'key' then
-    return value == false or (type(value) == 'string' and value ~= '')
-  elseif kind == 'filetypes' or kind == 'formats' then
-    return type(value) == 'table'
-  end
-  return true
+---@param value number
+---@return string
+local function num(value)
+  return value % 1 == 0 and ('%d'):format(value) or tostring(value)
 end
 
+---@param opt LlamaCoderOption
+---@return string
+local function range_text(opt)
+  if opt.min and opt.max then
+    return (' from %s to %s'):format(num(opt.min), num(opt.max))
+  elseif opt.min then
+    return ' >= ' .. num(opt.min)
+  elseif opt.max then
+    return ' <= ' .. num(opt.max)
+  end
+  return ''
+end
+
+--- Is ``value`` good for ``opt``? The same rules as the engine's (core/config.py
+--- _check), from the same generated schema; the reason when it is not.
+---@param opt LlamaCoderOption
+---@param value any
+---@return boolean ok
+---@return string|nil must what the value must be
+local function check(opt, value)
+  local kind = opt.kind
+  if kind == 'integer' or kind == 'number' then
+    local ok = type(value) == 'number' and value == value and (kind == 'number' or value % 1 == 0)
+    ok = ok and (opt.min == nil or value >= opt.min) and (opt.max == nil or value <= opt.max)
+    return ok, ('an %s%s'):format(kind, range_text(opt)):gsub('^an number', 'a number')
+  elseif kind == 'boolean' then
+    return type(value) == 'boolean', 'true or false'
+  elseif kind == 'string' then
+    return type(value) == 'string', 'a string'
+  elseif kind == 'choice' then
+    local shown = vim.tbl_map(function(c)
+      return ("'%s'"):format(c)
+    end, opt.choices or {})
+    return vim.tbl_contains(opt.choices or {}, value), 'one of ' .. table.concat(shown, ' | ')
+  elseif kind == 'key' then
+    return value == false or (type(value) == 'string' and vim.trim(value) ~= ''),
+      "a key such as '<Tab>', or false"
+  elseif kind == 'filetypes' then
+    if type(value) ~= 'table' then
+      return false, 'a table of filetype = true/false'
+    end
+    for k, v in pairs(value) do
+      if type(k) ~= 'string' or type(v) ~= 'boolean' then
+        return false, 'a table of filetype = true/false'
+      end
+    end
+    return true, nil
+  end
+  return true, nil -- the engine's own kinds (formats, routes, fallback): it checks them
+end
+
+--- The options: the user's values over the generated defaults. A bad value keeps its
+--- default; for the keys only Lua reads (the engine reports the others) the problem
+--- is returned, worded as the engine words its own.
 ---@param user table|nil
----@return table
+---@return table values
+---@return string[] problems
 function M.build(user)
   user = type(user) == 'table' and user or {}
-  local values = {}
+  local values, problems = {}, {}
   for _, opt in ipairs(schema) do
     local default = type(opt.default) == 'table' and vim.deepcopy(opt.default) or opt.default
     local value = get_path(user, opt.key)
-    if value ~= nil and acceptable(opt, value) then
+    local ok, must = true, nil
+    if value ~= nil then
+      ok, must = check(opt, value)
+    end
+    if value ~= nil and ok then
       if opt.kind == 'filetypes' then
         value = vim.tbl_extend('force', default, value)
       end
       set_path(values, opt.key, value)
     else
       set_path(values, opt.key, default)
+      if value ~= nil and opt.lua then
+        table.insert(
+          problems,
+          ('%s must be %s, got %s; using the default %s'):format(
+            opt.key,
+            must,
+            vim.inspect(value),
+            vim.inspect(opt.default)
+          )
+        )
+      end
     end
   end
-  return values
+  return values, problems
 end
 
 ---@param key string dotted path, for messages
@@ -157,9 +211,10 @@ end
 
 ---@param user table|nil
 function M.setup(user)
-  local problems
+  local problems, bad_values
   M.user, problems = M.portable(user)
-  M.values = M.build(M.user)
+  M.values, bad_values = M.build(M.user)
+  vim.list_extend(problems, bad_values)
   if #problems > 0 then
     require('llama_coder.notify').notify(table.concat(problems, '\n'), 'warn')
   end

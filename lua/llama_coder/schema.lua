@@ -6,6 +6,7 @@
 ---@field min number|nil
 ---@field max number|nil
 ---@field choices string[]|nil
+---@field lua boolean|nil only Lua reads it, and Lua reports a bad value
 
 ---@type LlamaCoderOption[]
 return {
@@ -22,9 +23,9 @@ return {
   { key = "max_lines", kind = "integer", default = 16, min = 1 },
   { key = "max_tokens", kind = "integer", default = 256, min = 1 },
   { key = "temperature", kind = "number", default = 0.2, min = 0, max = 2 },
-  { key = "alternatives", kind = "integer", default = 3, min = 1, max = 8 },
+  { key = "alternatives", kind = "integer", default = 3, min = 1, max = 8, lua = true },
   { key = "prefetch", kind = "boolean", default = true },
-  { key = "delay", kind = "integer", default = 250, min = -1, max = 5000 },
+  { key = "delay", kind = "integer", default = 250, min = -1, max = 5000, lua = true },
   { key = "notebook.include_markup", kind = "boolean", default = true },
   { key = "notebook.include_cell_outputs", kind = "boolean", default = false },
   { key = "notebook.cell_output_limit", kind = "integer", default = 256, min = 0 },
@@ -46,18 +47,18 @@ return {
   { key = "openai.max_stop", kind = "integer", default = 4, min = 0 },
   { key = "llamacpp.t_max_predict_ms", kind = "integer", default = 1000, min = 0 },
   { key = "tls.ca_bundle", kind = "string", default = "" },
-  { key = "keymap.accept", kind = "key", default = "<Tab>" },
-  { key = "keymap.accept_word", kind = "key", default = "<C-Right>" },
-  { key = "keymap.accept_line", kind = "key", default = "<C-Down>" },
-  { key = "keymap.dismiss", kind = "key", default = "<C-]>" },
-  { key = "keymap.next", kind = "key", default = "<M-]>" },
-  { key = "keymap.prev", kind = "key", default = "<M-[>" },
-  { key = "keymap.trigger", kind = "key", default = "<M-\\>" },
-  { key = "filetypes", kind = "filetypes", default = { ["*"] = true, ["help"] = false, ["gitcommit"] = false, ["gitrebase"] = false, ["hgcommit"] = false, ["svn"] = false, ["cvs"] = false, ["TelescopePrompt"] = false, ["TelescopeResults"] = false, ["snacks_picker_input"] = false, ["minifiles"] = false, ["oil"] = false, ["qf"] = false, ["netrw"] = false, ["NvimTree"] = false, ["neo-tree"] = false, ["lazy"] = false, ["mason"] = false, ["checkhealth"] = false, ["dap-repl"] = false, ["noice"] = false, ["."] = false } },
-  { key = "trigger.min_chars", kind = "integer", default = 1, min = 0 },
-  { key = "ui.hide_during_completion", kind = "boolean", default = true },
-  { key = "ui.show_info", kind = "boolean", default = false },
+  { key = "keymap.accept", kind = "key", default = "<Tab>", lua = true },
+  { key = "keymap.accept_word", kind = "key", default = "<C-Right>", lua = true },
+  { key = "keymap.accept_line", kind = "key", default = "<C-Down>", lua = true },
+  { key = "keymap.dismiss", kind = "key", default = "<C-]>", lua = true },
+  { key = "keymap.next", kind = "key", default = "<M-]>", lua = true },
+  { key = "keymap.prev", kind = "key", default = "<M-[>", lua = true },
+  { key = "keymap.trigger", kind = "key", default = "<M-\\>", lua = true },
+  { key = "filetypes", kind = "filetypes", default = { ["*"] = true, ["help"] = false, ["gitcommit"] = false, ["gitrebase"] = false, ["hgcommit"] = false, ["svn"] = false, ["cvs"] = false, ["TelescopePrompt"] = false, ["TelescopeResults"] = false, ["snacks_picker_input"] = false, ["minifiles"] = false, ["oil"] = false, ["qf"] = false, ["netrw"] = false, ["NvimTree"] = false, ["neo-tree"] = false, ["lazy"] = false, ["mason"] = false, ["checkhealth"] = false, ["dap-repl"] = false, ["noice"] = false, ["."] = false }, lua = true },
+  { key = "trigger.min_chars", kind = "integer", default = 1, min = 0, lua = true },
+  { key = "ui.hide_during_completion", kind = "boolean", default = true, lua = true },
+  { key = "ui.show_info", kind = "boolean", default = false, lua = true },
   { key = "ui.show_while_streaming", kind = "boolean", default = false },
-  { key = "python", kind = "string", default = "" },
+  { key = "python", kind = "string", default = "", lua = true },
   { key = "log.level", kind = "choice", default = "info", choices = { "debug", "info", "warn", "error" } },
 }
