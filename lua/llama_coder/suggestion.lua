@@ -36,6 +36,8 @@ M.shown = nil
 ---@type table|nil the last final result from the engine, with its stats
 M.last_result = nil
 M.request_id = 0
+---@type integer|nil vim.uv.now() of the last request
+M.asked_at = nil
 M.dropped = 0 -- results that no longer fitted the buffer, cursor or mode
 -- A suggestion was shown: the engine may be prefetching what follows it.
 local speculating = false
@@ -211,6 +213,7 @@ function M.ask(message, place)
   message.id = M.request_id
   message.buf, message.tick, message.row, message.col = place.buf, place.tick, place.row, place.col
   M.pending = { id = M.request_id, place = place }
+  M.asked_at = vim.uv.now()
   engine.send('llama_coder_complete', message)
 end
 

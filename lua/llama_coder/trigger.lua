@@ -168,18 +168,16 @@ function set_typing(on)
   end
 end
 
---- Send a request for the cursor's place now.
----@param manual boolean|nil
-function M.fire(manual)
-  manual = manual or false
-  set_typing(false) -- no debounce running now: changes and moves count again
-  local buf = vim.api.nvim_get_current_buf()
-  if blocked(buf, manual) then
-    return
-  end
+--- The request for ``place`` in ``buf``: the lines the engine builds the prompt from and
+--- what it needs to know of the buffer; nil when there is too little before the cursor
+--- for an automatic suggestion.
+---@param buf integer
+---@param place LlamaCoderPlace
+---@param manual boolean
+---@return table|nil
+local function request_for(buf, place, manual)
   local config = require('llama_coder.config').current()
-  local place = suggestion.here()
-  local row, col = place.row, place.col
+  local row = place.row
   local line_count = api.nvim_buf_line_count(buf)
   local first = M.first_line(row, config.context.prefix_lines)
   local last = math.min(line_count, row + 1 + config.context.suffix_lines)
@@ -190,12 +188,10 @@ function M.fire(manual)
     lines = api.nvim_buf_get_lines(buf, first, last, false)
   end
   if not manual and not enough_prefix(lines, row - first, place.before, config.trigger.min_chars) then
-    return
+    return nil
   end
-  stop_timer()
   local name = api.nvim_buf_get_name(buf)
-  require('llama_coder.context').flush()
-  suggestion.ask({
+  return {
     first_line = first,
     lines = lines,
     path = name ~= '' and vim.fn.fnamemodify(name, ':.') or '',
@@ -203,7 +199,60 @@ function M.fire(manual)
     filetype = ft,
     expandtab = vim.bo[buf].expandtab,
     tabstop = vim.bo[buf].tabstop,
-  }, place)
+  }
+end
+
+--- Send a request for the cursor's place now.
+---@param manual boolean|nil
+function M.fire(manual)
+  manual = manual or false
+  set_typing(false) -- no debounce running now: changes and moves count again
+  local buf = api.nvim_get_current_buf()
+  if blocked(buf, manual) then
+    return
+  end
+  local place = suggestion.here()
+  local request = request_for(buf, place, manual)
+  if not request then
+    return
+  end
+  stop_timer()
+  require('llama_coder.context').flush()
+  suggestion.ask(request, place)
+end
+
+-- Warm start: the engine starts, and the server evaluates the prompt window of the
+-- buffer the user is in, before the first keystroke asks for a suggestion; again after
+-- a long idle. Never for buffers whose suggestions are off.
+local WARM_AFTER_IDLE_MS = 60000
+local warmed = {} ---@type table<integer, integer> buffer -> uv_now() of its last warm-up
+
+--- Start the engine and warm the server's prompt cache for the current buffer, once
+--- Neovim is idle (SafeState), unless a request was sent lately.
+function M.warm_soon()
+  local buf = api.nvim_get_current_buf()
+  if vim.bo[buf].buftype ~= '' or not auto_enabled(buf) then
+    return
+  end
+  local last = math.max(warmed[buf] or -WARM_AFTER_IDLE_MS, suggestion.asked_at or -WARM_AFTER_IDLE_MS)
+  if uv_now() - last < WARM_AFTER_IDLE_MS then
+    return
+  end
+  warmed[buf] = uv_now()
+  api.nvim_create_autocmd('SafeState', {
+    group = group_id,
+    once = true,
+    callback = function()
+      if api.nvim_get_current_buf() ~= buf or suggestion.waiting() or not api.nvim_buf_is_valid(buf) then
+        return
+      end
+      local request = request_for(buf, suggestion.here(), true)
+      if request and engine.ensure() then
+        require('llama_coder.context').flush()
+        engine.send('llama_coder_warm', request)
+      end
+    end,
+  })
 end
 
 local fire_automatic ---@type fun()
@@ -310,6 +359,7 @@ function M.forget(buf)
   if buf then
     enabled[buf] = nil
     notebook[buf] = nil
+    warmed[buf] = nil
   else
     enabled = {}
     notebook = {}
@@ -323,7 +373,8 @@ function M.setup()
     callback = function(args)
       notebook[args.buf] = nil -- scanned again on the first request of this Insert session
       if auto_enabled(args.buf) then
-        engine.ensure() -- lazily, on the first InsertEnter; jobstart never blocks
+        engine.ensure() -- at the latest on the first InsertEnter; jobstart never blocks
+        M.warm_soon()
       end
     end,
   })
@@ -359,7 +410,10 @@ function M.setup()
   })
   vim.api.nvim_create_autocmd('BufEnter', {
     group = group,
-    callback = status.changed,
+    callback = function()
+      status.changed()
+      M.warm_soon()
+    end,
   })
   vim.api.nvim_create_autocmd({ 'FileType', 'BufWipeout' }, {
     group = group,
