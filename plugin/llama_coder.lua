@@ -25,6 +25,21 @@ vim.api.nvim_create_user_command('LlamaCoderStatus', function()
   vim.api.nvim_echo({ { table.concat(api().status_lines(), '\n') } }, false, {})
 end, { desc = 'llama-coder: backend, model, format, state, latency, last error' })
 
+vim.api.nvim_create_user_command('LlamaCoderStats', function(args)
+  if args.args == 'reset' then
+    require('llama_coder.stats').reset()
+    vim.notify('llama-coder: stats cleared', vim.log.levels.INFO)
+  else
+    require('llama_coder.stats_window').open()
+  end
+end, {
+  nargs = '?',
+  complete = function()
+    return { 'reset' }
+  end,
+  desc = 'llama-coder: acceptance, latency and server numbers; reset clears them',
+})
+
 local plugs = {
   ['<Plug>(llama-coder-accept)'] = 'accept',
   ['<Plug>(llama-coder-accept-word)'] = 'accept_word',

@@ -29,6 +29,11 @@ function M.receive(kind, payload)
     require('llama_coder.trigger').on_result(payload)
   elseif kind == 'status' then
     require('llama_coder.status').set(payload.state, payload)
+    if payload.state == 'error' then
+      local info = payload.info or {}
+      local server = vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
+      require('llama_coder.stats').error(server, payload.detail or 'error')
+    end
   elseif kind == 'notify' then
     require('llama_coder.notify').notify(payload.message, payload.level)
   elseif kind == 'ask_pull' then

@@ -77,6 +77,13 @@ function M.prev()
   return suggestion().cycle(-1)
 end
 
+--- How well the model serves you: this session's numbers per server and model and,
+--- with stats.persist, the totals of all sessions (see :help llama-coder-stats-window).
+---@return table
+function M.stats()
+  return require('llama_coder.stats').get()
+end
+
 --- Ask for a suggestion now (works while paused and with delay = -1).
 function M.trigger()
   trigger().fire(true)

@@ -59,6 +59,7 @@ return {
   { key = "ui.hide_during_completion", kind = "boolean", default = true, lua = true },
   { key = "ui.show_info", kind = "boolean", default = false, lua = true },
   { key = "ui.show_while_streaming", kind = "boolean", default = false },
+  { key = "stats.persist", kind = "boolean", default = true, lua = true },
   { key = "python", kind = "string", default = "", lua = true },
   { key = "log.level", kind = "choice", default = "info", choices = { "debug", "info", "warn", "error" } },
 }

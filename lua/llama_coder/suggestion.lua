@@ -5,6 +5,7 @@
 -- ghost.lua only draws; trigger.lua only decides when to ask.
 local engine = require('llama_coder.engine')
 local ghost = require('llama_coder.ghost')
+local stats = require('llama_coder.stats')
 local status = require('llama_coder.status')
 
 local M = {}
@@ -28,8 +29,11 @@ local M = {}
 ---@field index integer
 ---@field fetching boolean alternatives asked for and not all in
 ---@field want_step integer a cycling key pressed before the alternatives came
+---@field server string|nil which server answered (for stats)
+---@field counted boolean the engine's numbers were counted
+---@field accepted boolean part of it was accepted
 
----@type {id: integer, place: LlamaCoderPlace}|nil the request in flight
+---@type {id: integer, place: LlamaCoderPlace, key_at: integer}|nil the request in flight
 M.pending = nil
 ---@type LlamaCoderShown|nil
 M.shown = nil
@@ -129,8 +133,13 @@ local function show_position(position)
 end
 
 --- Forget the suggestion on screen (not the request in flight).
-local function forget_shown()
-  if M.shown then
+---@param how 'dismissed'|'typed_over'|nil what became of it, for stats
+local function forget_shown(how)
+  local s = M.shown
+  if s then
+    if how and not s.accepted then
+      stats.left(s.server, how)
+    end
     M.shown = nil
     ghost.undraw()
     show_position(nil)
@@ -160,12 +169,8 @@ end
 function M.reset()
   M.cancel_request()
   M.drop_speculation()
-  forget_shown()
+  forget_shown('dismissed')
 end
-
---- Hide the suggestion without cancelling the request in flight (a popup menu opened,
---- the text no longer fits).
-M.clear = forget_shown
 
 --- Bring the suggestion up to date with the editor as it is now: after keys typed
 --- through it (trimmed, no request), or anything else (forgotten). Called on every
@@ -183,7 +188,7 @@ function M.sync()
   end
   local rest = in_insert_mode() and M.fit(p, now, s.text) or nil
   if not rest then
-    forget_shown()
+    forget_shown('typed_over')
     M.drop_speculation()
     return 'changed'
   end
@@ -206,13 +211,14 @@ end
 --- Send a completion request for ``place``; the previous one is cancelled.
 ---@param message table the request (lines, window, file), without its id
 ---@param place LlamaCoderPlace
-function M.ask(message, place)
+---@param key_at integer vim.uv.now() of the key (or trigger) it answers
+function M.ask(message, place, key_at)
   M.cancel_request()
   speculating = false -- the engine keeps a prefetch for this very place, cancels others
   M.request_id = M.request_id + 1
   message.id = M.request_id
   message.buf, message.tick, message.row, message.col = place.buf, place.tick, place.row, place.col
-  M.pending = { id = M.request_id, place = place }
+  M.pending = { id = M.request_id, place = place, key_at = key_at }
   M.asked_at = vim.uv.now()
   engine.send('llama_coder_complete', message)
 end
@@ -221,6 +227,18 @@ end
 ---@return boolean
 function M.waiting()
   return M.pending ~= nil
+end
+
+--- Which server gave ``payload`` (the engine names it with the final result's stats).
+---@param payload table
+---@return string
+local function server_of(payload)
+  local named = type(payload.stats) == 'table' and payload.stats.server
+  if type(named) == 'string' and named ~= '' then
+    return named
+  end
+  local info = status.engine.info or {}
+  return vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
 end
 
 --- A result from the engine: drawn only if it still fits the window, buffer, cursor,
@@ -250,8 +268,15 @@ function M.on_result(payload)
   end
   local s = M.shown
   if not (s and s.id == p.id) then
-    s = { id = p.id, origin = p.place, list = {}, index = 1, fetching = false, want_step = 0 }
+    local server = server_of(payload)
+    s = { id = p.id, origin = p.place, list = {}, index = 1, fetching = false, want_step = 0,
+          server = server, counted = false, accepted = false }
     M.shown = s
+    stats.shown(server, text, vim.uv.now() - p.key_at)
+  end
+  if not payload.partial and not s.counted and type(payload.stats) == 'table' then
+    s.counted = true
+    stats.timings(s.server, payload.stats)
   end
   s.text, s.place, s.partial = rest, now, payload.partial and true or false
   s.list, s.index = { text }, 1
@@ -263,9 +288,11 @@ end
 
 --- Insert ``part`` of the suggestion and keep the rest visible.
 ---@param part string
-local function insert(part)
+---@param how 'whole'|'word'|'line'
+local function insert(part, how)
   local s = M.shown --[[@as LlamaCoderShown]]
   local rest = s.text:sub(#part + 1)
+  stats.accepted(s.server, how, part, not s.accepted)
   if s.partial or (M.pending and M.pending.id == s.id) then
     M.cancel_request() -- what is shown is what is accepted; the rest is not wanted
   end
@@ -287,41 +314,45 @@ local function insert(part)
       index = 1,
       fetching = false,
       want_step = 0,
+      server = s.server,
+      counted = true,
+      accepted = true,
     }
     draw(M.shown)
   end
   changed()
 end
 
+---@param how 'whole'|'word'|'line'
 ---@param pick fun(text: string): string the part to accept
 ---@return boolean accepted
-local function accept_with(pick)
+local function accept_with(how, pick)
   if not M.is_visible() then
     return false
   end
   local text = M.shown.text
   local part = pick(text)
-  insert(part ~= '' and part or text)
+  insert(part ~= '' and part or text, how)
   return true
 end
 
 ---@return boolean accepted
 function M.accept()
-  return accept_with(function(text)
+  return accept_with('whole', function(text)
     return text
   end)
 end
 
 ---@return boolean accepted
 function M.accept_word()
-  return accept_with(function(text)
+  return accept_with('word', function(text)
     return vim.fn.matchstr(text, [=[\v^\_s*(\k+|\S)]=])
   end)
 end
 
 ---@return boolean accepted
 function M.accept_line()
-  return accept_with(function(text)
+  return accept_with('line', function(text)
     return text:match('^[^\n]+') or text:match('^\n[^\n]*') or text
   end)
 end
@@ -369,7 +400,8 @@ function M.cycle(step)
     step_to(s, step)
     return true
   end
-  local count = require('llama_coder.config').current().alternatives
+  local config = require('llama_coder.config').current()
+  local count = config.alternatives
   if count <= 1 then
     return false
   end

@@ -218,7 +218,7 @@ function M.fire(manual)
   end
   stop_timer()
   require('llama_coder.context').flush()
-  suggestion.ask(request, place)
+  suggestion.ask(request, place, manual and uv_now() or last_change)
 end
 
 -- Warm start: the engine starts, and the server evaluates the prompt window of the
@@ -406,6 +406,10 @@ function M.setup()
     callback = function()
       M.cancel()
       engine.shutdown()
+      local config = require('llama_coder.config').current()
+      if config.stats.persist then
+        require('llama_coder.stats').save()
+      end
     end,
   })
   vim.api.nvim_create_autocmd('BufEnter', {

@@ -46,7 +46,7 @@ def test_every_command_plug_map_and_function_has_a_help_tag() -> None:
     plugs = re.findall(r"\['(<Plug>\([\w-]+\))'\]", PLUGIN)
     functions = [f for f in re.findall(r"^function M\.(\w+)\(", INIT, re.M)
                  if f != "status_lines"]
-    assert len(commands) == 5 and len(plugs) == 7 and len(functions) >= 14
+    assert len(commands) == 6 and len(plugs) == 7 and len(functions) >= 14
     for command in commands:
         assert f"*:{command}*" in HELP, command
         assert command in README, command

@@ -186,6 +186,9 @@ SCHEMA: tuple[Option, ...] = (
            "tokens/s, or 'cached') to status(), for statuslines.", consumer="lua"),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
            "in, instead of once complete."),
+    Option("stats.persist", "boolean", True, "Keep the counts of :LlamaCoderStats across "
+           "sessions in a small file under stdpath('state') (numbers and server names only, "
+           "never code or prompts).", consumer="lua"),
     Option("python", "string", "", "Python for the engine. Empty: g:python3_host_prog, else "
            "the plugin's own .venv, else python3.", consumer="lua"),
     Option("log.level", "choice", "info", "Engine log level (the log file is under "
@@ -272,6 +275,11 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class StatsConfig:
+    persist: bool
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str
 
@@ -308,6 +316,7 @@ class Config:
     filetypes: Mapping[str, bool]
     trigger: TriggerConfig
     ui: UiConfig
+    stats: StatsConfig
     python: str
     log: LogConfig
 
@@ -328,6 +337,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "keymap": KeymapConfig,
     "trigger": TriggerConfig,
     "ui": UiConfig,
+    "stats": StatsConfig,
     "log": LogConfig,
 }
 
