@@ -186,8 +186,9 @@ SCHEMA: tuple[Option, ...] = (
            "tokens/s, or 'cached') to status(), for statuslines.", consumer="lua"),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
            "in, instead of once complete."),
-    Option("python", "string", "", "Python for the engine. Empty: g:python3_host_prog, else "
-           "the plugin's own .venv, else python3.", consumer="lua"),
+    Option("python", "string", "", "Python for the engine, used as it is (with the packages "
+           "you installed there). Empty: the environment :LlamaCoderInstall built, else "
+           "g:python3_host_prog, else the plugin's own .venv, else python3.", consumer="lua"),
     Option("log.level", "choice", "info", "Engine log level (the log file is under "
            "stdpath('log')).", choices=("debug", "info", "warn", "error")),
 )

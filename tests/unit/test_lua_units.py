@@ -1,0 +1,31 @@
+"""Every tests/lua/*.lua script passes: plain Lua run with the test Neovim's `nvim -l`,
+each erroring on its first failure and printing 'ok' at its end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.harness import nvim_binary
+
+SCRIPTS = sorted((ROOT / "tests" / "lua").glob("*.lua"))
+
+
+def test_there_are_lua_unit_tests() -> None:
+    assert len(SCRIPTS) >= 3
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_lua_unit(script: Path, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+        env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
+    result = subprocess.run([nvim_binary(), "--clean", "-l", str(script)], capture_output=True,
+                            text=True, timeout=60, env=env, cwd=str(ROOT))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert output.strip().endswith("ok"), output
