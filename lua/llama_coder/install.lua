@@ -22,10 +22,15 @@ local PROBE = table.concat({
   'print(v)',
 }, '\n')
 
--- Installed version of each distribution named on the command line.
+-- Installed version of each distribution named on the command line (the version first,
+-- also on Pythons too old for importlib.metadata).
 M.PACKAGES_SCRIPT = table.concat({
-  'import sys, importlib.metadata as m',
+  'import sys',
   "out = ['%d.%d.%d' % tuple(sys.version_info[:3])]",
+  'try:',
+  '    import importlib.metadata as m',
+  'except ImportError:',
+  '    m = None',
   'for name in sys.argv[1:]:',
   '    try:',
   "        out.append(name + ' ' + m.version(name))",
@@ -109,8 +114,8 @@ function M.run(opts)
   local function progress(message)
     handle.progress = message
     write_log('== ' .. message)
-    if headless then
-      io.stdout:write('llama-coder: ', message, '\n')
+    if headless then -- stderr: with --embed, stdout is the RPC channel
+      io.stderr:write('llama-coder: ', message, '\n')
     else
       vim.api.nvim_echo({ { 'llama-coder: ' .. message } }, false, {})
       vim.cmd('redraw')
@@ -127,7 +132,7 @@ function M.run(opts)
       log = nil
     end
     if headless then
-      (ok and io.stdout or io.stderr):write(message, '\n')
+      io.stderr:write(message, '\n')
     else
       vim.notify(message, ok and vim.log.levels.INFO or vim.log.levels.ERROR, { title = 'llama-coder' })
     end
@@ -356,14 +361,19 @@ function M.command(python_arg)
   end
 end
 
---- For a plugin manager's `build` function (lazy.nvim runs it in a coroutine: progress
---- is yielded to it). Returns when done; raises the message on failure.
+--- For a plugin manager's `build` function. lazy.nvim runs it in a coroutine: it yields
+--- (progress as a status message) instead of blocking. Returns when done; raises the
+--- message on failure.
 ---@param opts LlamaCoderInstallOpts|nil
 function M.build(opts)
   local handle = M.run(opts)
   if coroutine.isyieldable and coroutine.isyieldable() then
+    local shown = nil
     while not handle.done do
-      coroutine.yield(handle.progress)
+      -- Each yield resumes on the next tick; a changed step is the task's status line.
+      local changed = handle.progress ~= shown
+      shown = handle.progress
+      coroutine.yield(changed and { msg = shown, level = vim.log.levels.TRACE } or nil)
     end
   else
     handle:wait()

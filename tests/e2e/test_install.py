@@ -199,6 +199,38 @@ def test_old_python_gets_one_message_naming_its_version(
     assert messages.count("the engine needs") == 1
     ed.type("abc")
     ed.wait(lambda: ed.lines()[1] == "abc", message="typing unaffected")
+    ed.type("<Esc>")
+    ed.nvim.command("checkhealth llama_coder")
+    assert f"Python {version} is too old: the engine needs 3.10 or newer" in "\n".join(ed.lines())
+
+
+def test_install_runs_in_the_background_and_the_engine_moves_to_it(
+        new_user: tuple[Path, dict[str, str]], ollama: OllamaFake,
+        editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
+    home, env = new_user
+    ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": 30,
+                         "prefetch": False}, home=home, env=env)
+    # Before: the engine runs with g:python3_host_prog (this test's Python).
+    ed.edit(tmp_path / "a.py", "def f(x):\n")
+    ed.type("Go    ")
+    assert ed.wait_suggestion() == "return x + 1"
+    ed.type("<Esc>")
+    assert ed.lua("return require('llama_coder.python').engine_python().source") == "host_prog"
+
+    done = ed.lua("_G.install = require('llama_coder.install').run() return _G.install.done")
+    assert done is False  # run() returned while the environment is being built
+    ed.type("Oabc<Esc>")  # and Neovim goes on taking keys meanwhile
+    ed.wait(lambda: ed.lines()[1].strip() == "abc", message="keys handled during the install")
+    ed.wait(lambda: ed.lua("return _G.install.done"), timeout=100, message="install done")
+    assert ed.lua("return _G.install.ok") is True, ed.lua("return _G.install.message")
+    venv = home / "data" / "nvim" / "llama-coder" / "venv"
+    assert ed.lua("return require('llama_coder.engine').running()") is False
+    assert ed.lua("return require('llama_coder.engine').python()") == str(venv / "bin" / "python")
+    ed.type("ddGo    ")
+    assert ed.wait_suggestion() == "return x + 1"
+    ed.wait(lambda: "engine started (python 3." in ed.log_text(), message="engine log")
+    pid = ed.lua("return vim.fn.jobpid(require('llama_coder.engine').chan)")
+    assert os.readlink(f"/proc/{pid}/exe") == os.path.realpath(venv / "bin" / "python")
 
 
 def _old_nvim() -> str | None:

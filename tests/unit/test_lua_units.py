@@ -3,6 +3,7 @@ each erroring on its first failure and printing 'ok' at its end."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -29,3 +30,15 @@ def test_lua_unit(script: Path, tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert output.strip().endswith("ok"), output
+
+
+def test_lua_reads_the_requirements_pyproject_toml_declares(tmp_path: Path) -> None:
+    script = tmp_path / "requirements.lua"
+    script.write_text(f"vim.opt.rtp:prepend({json.dumps(str(ROOT))})\n"
+                      "local found = require('llama_coder.python').requirements()\n"
+                      "io.stdout:write(vim.json.encode(found))\n", encoding="utf-8")
+    result = subprocess.run([nvim_binary(), "--clean", "-l", str(script)], capture_output=True,
+                            text=True, timeout=60)
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert json.loads(result.stdout) == declared["project"]["dependencies"], result.stderr
