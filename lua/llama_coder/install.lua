@@ -91,6 +91,7 @@ end
 function M.run(opts)
   opts = opts or {}
   if current and not current.done then
+    vim.notify('llama-coder: an install is already running: ' .. current.progress, vim.log.levels.INFO)
     return current
   end
   ---@type LlamaCoderInstallHandle
@@ -284,9 +285,10 @@ function M.run(opts)
     end)
   end
 
-  -- Candidates in order: the one asked for, else python3, then versioned names.
+  -- Candidates in order: the one asked for, else python3, then versioned names, then
+  -- python (Windows, conda).
   local candidates = opts.python and opts.python ~= '' and { vim.fn.expand(opts.python) }
-    or vim.list_extend({ 'python3' }, VERSIONED)
+    or vim.list_extend(vim.list_extend({ 'python3' }, VERSIONED), { 'python' })
   local tried = {} ---@type string[]
   local no_venv = nil ---@type string|nil a 3.10+ found without the venv module
 
