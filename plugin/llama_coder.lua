@@ -9,36 +9,82 @@ local function api()
   return require('llama_coder')
 end
 
-vim.api.nvim_create_user_command('LlamaCoderPause', function()
-  api().pause()
-end, { desc = 'llama-coder: pause automatic suggestions' })
-vim.api.nvim_create_user_command('LlamaCoderResume', function()
-  api().resume()
-end, { desc = 'llama-coder: resume automatic suggestions' })
-vim.api.nvim_create_user_command('LlamaCoderToggle', function()
-  api().toggle()
-end, { desc = 'llama-coder: pause or resume' })
-vim.api.nvim_create_user_command('LlamaCoderTrigger', function()
-  api().trigger()
-end, { desc = 'llama-coder: ask for a suggestion now' })
-vim.api.nvim_create_user_command('LlamaCoderStatus', function()
-  vim.api.nvim_echo({ { table.concat(api().status_lines(), '\n') } }, false, {})
-end, { desc = 'llama-coder: backend, model, format, state, latency, last error' })
+-- name = { callback, description, nargs, completion }
+local commands = {
+  LlamaCoderPause = {
+    function()
+      api().pause()
+    end,
+    'pause automatic suggestions',
+  },
+  LlamaCoderResume = {
+    function()
+      api().resume()
+    end,
+    'resume automatic suggestions',
+  },
+  LlamaCoderToggle = {
+    function()
+      api().toggle()
+    end,
+    'pause or resume',
+  },
+  LlamaCoderTrigger = {
+    function()
+      api().trigger()
+    end,
+    'ask for a suggestion now',
+  },
+  LlamaCoderStatus = {
+    function()
+      vim.api.nvim_echo({ { table.concat(api().status_lines(), '\n') } }, false, {})
+    end,
+    'backend, model, format, state, latency, last error',
+  },
+  LlamaCoderInstall = {
+    function(args)
+      require('llama_coder.install').command(args.args ~= '' and args.args or nil)
+    end,
+    "install or upgrade the engine's Python packages in its own environment",
+    '?',
+    'file',
+  },
+  LlamaCoderStats = {
+    function(args)
+      if args.args == 'reset' then
+        require('llama_coder.stats').reset()
+        vim.notify('llama-coder: stats cleared', vim.log.levels.INFO)
+      else
+        require('llama_coder.stats_window').open()
+      end
+    end,
+    'acceptance, latency and server numbers; reset clears the saved totals',
+    '?',
+    function()
+      return { 'reset' }
+    end,
+  },
+}
 
-vim.api.nvim_create_user_command('LlamaCoderStats', function(args)
-  if args.args == 'reset' then
-    require('llama_coder.stats').reset()
-    vim.notify('llama-coder: stats cleared', vim.log.levels.INFO)
-  else
-    require('llama_coder.stats_window').open()
+-- Older than 0.10: every command repeats one line saying so, and nothing else is set up.
+local nvim_check = require('llama_coder.nvim_check')
+if not nvim_check.supported() then
+  for name, command in pairs(commands) do
+    vim.cmd(
+      ('command! -nargs=%s %s lua require("llama_coder.nvim_check").complain(true)'):format(command[3] or '0', name)
+    )
   end
-end, {
-  nargs = '?',
-  complete = function()
-    return { 'reset' }
-  end,
-  desc = 'llama-coder: acceptance, latency and server numbers; reset clears them',
-})
+  nvim_check.complain()
+  return
+end
+
+for name, command in pairs(commands) do
+  vim.api.nvim_create_user_command(name, command[1], {
+    desc = 'llama-coder: ' .. command[2],
+    nargs = command[3] or 0,
+    complete = command[4],
+  })
+end
 
 local plugs = {
   ['<Plug>(llama-coder-accept)'] = 'accept',
@@ -55,9 +101,4 @@ for lhs, fn in pairs(plugs) do
   end, { desc = 'llama-coder: ' .. fn:gsub('_', ' ') })
 end
 
-vim.api.nvim_create_autocmd('ColorScheme', {
-  group = vim.api.nvim_create_augroup('llama_coder_highlight', { clear = true }),
-  callback = function()
-    vim.api.nvim_set_hl(0, 'LlamaCoderSuggestion', { link = 'Comment', default = true })
-  end,
-})
+require('llama_coder.highlight').watch()

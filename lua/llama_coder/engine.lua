@@ -11,7 +11,6 @@ M.chan = nil
 local stderr_lines = {} ---@type string[]
 local last_start = nil ---@type integer|nil
 local RESTART_MS = 2000 -- a failing engine is not respawned more often than this
-local PIP = 'pynvim msgpack httpx sniffio'
 local exiting = false -- set on VimLeavePre: never start an engine while Neovim quits
 
 ---@return string the plugin's root directory
@@ -25,21 +24,12 @@ function M.log_path()
   return vim.fn.stdpath('log') .. '/llama-coder.log'
 end
 
+--- The Python the engine runs with: `python` from setup(), else the environment
+--- :LlamaCoderInstall built, else g:python3_host_prog, else the plugin's own .venv, else
+--- python3 (llama_coder.python decides).
 ---@return string
 function M.python()
-  local config = require('llama_coder.config').current()
-  if config.python ~= '' then
-    return vim.fn.expand(config.python)
-  end
-  local host = vim.g.python3_host_prog
-  if type(host) == 'string' and host ~= '' then
-    return vim.fn.expand(host)
-  end
-  local own = M.root() .. '/.venv/bin/python'
-  if vim.fn.executable(own) == 1 then
-    return own
-  end
-  return 'python3'
+  return require('llama_coder.python').engine_python().path
 end
 
 --- Let the next keystroke start the engine at once: it answered (so it started fine),
@@ -60,13 +50,29 @@ local function on_exit(chan, code)
   end
   M.chan = nil
   local err = table.concat(stderr_lines, '\n')
-  local python = M.python()
-  if code == 3 or err:find('missing Python package', 1, true) or err:find('No module named') then
+  local choice = require('llama_coder.python').engine_python()
+  if code == 4 or err:find('is too old', 1, true) then
+    local found = err:match('Python (%d+%.%d+%.?%d*)') or 'older'
     notify.notify(
-      ('the engine needs Python packages that %s lacks; install them with:\n  %s -m pip install %s'):format(
-        python,
-        python,
-        PIP
+      ('the engine needs Python 3.10 or newer, but %s is Python %s (%s): %s'):format(
+        choice.path,
+        found,
+        require('llama_coder.python').describe_source(choice.source),
+        choice.source == 'setup' and 'set `python` in setup() to a Python 3.10 or newer'
+          or 'run :LlamaCoderInstall (it looks for python3.10 and newer), or :LlamaCoderInstall /path/to/python3.x'
+      ),
+      'error'
+    )
+    status.set('error', { detail = 'engine: Python too old' })
+  elseif code == 3 or err:find('missing Python package', 1, true) or err:find('No module named') then
+    local missing = err:match('missing Python package: ([%w_%.%-]+)') or err:match("No module named '([^']+)'")
+    notify.notify(
+      ('the engine needs Python packages that %s lacks%s: %s'):format(
+        choice.path,
+        missing and (' (' .. missing .. ')') or '',
+        choice.source == 'setup'
+            and 'install them into that Python, or remove `python` from setup() and run :LlamaCoderInstall'
+          or 'run :LlamaCoderInstall'
       ),
       'error'
     )
@@ -94,7 +100,11 @@ function M.ensure()
   end
   last_start = now
   local config = require('llama_coder.config').current()
-  local python = M.python()
+  local choice = require('llama_coder.python').engine_python()
+  local python = choice.path
+  if choice.note then
+    notify.notify(choice.note, 'warn')
+  end
   local rplugin = M.root() .. '/rplugin/python3'
   local pythonpath = vim.env.PYTHONPATH and (rplugin .. ':' .. vim.env.PYTHONPATH) or rplugin
   stderr_lines = {}
@@ -124,10 +134,9 @@ function M.ensure()
   })
   if not ok or type(chan) ~= 'number' or chan <= 0 then
     notify.notify(
-      ('cannot start the engine with %s; set `python` in setup() or g:python3_host_prog, then: %s -m pip install %s'):format(
+      ('cannot start the engine with %s (%s): run :LlamaCoderInstall, or set `python` in setup() to a Python 3.10 or newer'):format(
         python,
-        python,
-        PIP
+        require('llama_coder.python').describe_source(choice.source)
       ),
       'error'
     )

@@ -5,17 +5,11 @@ local HEALTH_WAIT_MS = 8000
 local token = 0
 
 ---@param python string
----@return table|nil versions, string|nil error
-local function python_packages(python)
-  local code = table.concat({
-    'import sys, importlib.metadata as m',
-    'out = [sys.version.split()[0]]',
-    'for p in ("pynvim", "httpx", "msgpack", "sniffio"):',
-    '    try: out.append(p + " " + m.version(p))',
-    '    except Exception: out.append(p + " MISSING")',
-    'print("|".join(out))',
-  }, '\n')
-  local ok, proc = pcall(vim.system, { python, '-c', code }, { text = true })
+---@param names string[] distribution names
+---@return string[]|nil fields 'VERSION', then 'name version' or 'name MISSING' per name; string|nil error
+local function python_packages(python, names)
+  local script = require('llama_coder.install').PACKAGES_SCRIPT
+  local ok, proc = pcall(vim.system, { python, '-c', script, unpack(names) }, { text = true })
   if not ok then
     return nil, tostring(proc)
   end
@@ -24,6 +18,53 @@ local function python_packages(python)
     return nil, (result.stderr or ''):sub(1, 300)
   end
   return vim.split(vim.trim(result.stdout), '|', { plain = true }), nil
+end
+
+--- Python, its version, the environment and each package; false when the engine cannot run.
+---@return boolean
+local function check_python()
+  local h = vim.health
+  local py = require('llama_coder.python')
+  local choice = py.engine_python()
+  local fix = choice.source == 'setup'
+      and 'set `python` in setup() to a Python 3.10+ with the packages, or remove it and run :LlamaCoderInstall'
+    or 'run :LlamaCoderInstall'
+  h.info(('Python: %s (%s)'):format(choice.path, py.describe_source(choice.source)))
+  if choice.source == 'install' then
+    h.ok('environment: ' .. py.venv_dir())
+  else
+    h.info(('environment: none built yet (%s would be %s)'):format(':LlamaCoderInstall', py.venv_dir()))
+  end
+  if choice.note then
+    h.warn(choice.note)
+  end
+  local requirements, req_err = py.requirements()
+  if not requirements then
+    h.error(req_err or 'no requirements')
+    return false
+  end
+  local names = vim.tbl_map(py.requirement_name, requirements)
+  local fields, err = python_packages(choice.path, names)
+  if not fields then
+    h.error(('cannot run %s: %s'):format(choice.path, err or '?'), { fix })
+    return false
+  end
+  local version = py.parse_version(fields[1])
+  if not py.version_ok(version) then
+    h.error(('Python %s is too old: the engine needs 3.10 or newer'):format(fields[1]), { fix })
+    return false
+  end
+  h.ok('Python ' .. fields[1])
+  local complete = true
+  for i = 2, #fields do
+    if fields[i]:find('MISSING', 1, true) then
+      h.error(fields[i] .. ' (needs ' .. requirements[i - 1] .. ')', { fix })
+      complete = false
+    else
+      h.ok(fields[i])
+    end
+  end
+  return complete
 end
 
 ---@return table|nil report from the engine
@@ -44,39 +85,29 @@ local function engine_report()
 end
 
 function M.check()
+  local nvim_check = require('llama_coder.nvim_check')
+  if not nvim_check.supported() then -- older Neovims: require('health').report_start, ...
+    local old = vim.health or require('health')
+    local start, report_error = old.start or old.report_start, old.error or old.report_error
+    start('llama-coder: Neovim')
+    report_error(nvim_check.message())
+    return
+  end
   local h = vim.health
   local config = require('llama_coder.config').current()
   local engine = require('llama_coder.engine')
 
   h.start('llama-coder: Neovim')
-  local v = vim.version()
-  local version = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
-  if vim.fn.has('nvim-0.10') == 1 then
-    h.ok('Neovim ' .. version)
-  else
-    h.error('Neovim ' .. version .. ' is too old', { 'llama-coder needs Neovim 0.10 or newer' })
-  end
+  h.ok('Neovim ' .. nvim_check.running_version())
 
   h.start('llama-coder: Python engine')
-  local python = engine.python()
-  local versions, err = python_packages(python)
-  if not versions then
-    h.error(('cannot run %s: %s'):format(python, err or '?'), {
-      'set `python` in setup() or g:python3_host_prog to a Python 3.10+',
-    })
-  else
-    h.ok(('Python %s at %s'):format(versions[1], python))
-    for i = 2, #versions do
-      if versions[i]:find('MISSING') then
-        h.error(versions[i], { ('%s -m pip install pynvim msgpack httpx sniffio'):format(python) })
-      else
-        h.ok(versions[i])
-      end
-    end
-  end
+  local python_ok = check_python()
   h.info('log file: ' .. engine.log_path())
+  if not python_ok then
+    return
+  end
 
-  local report = versions and engine_report() or nil
+  local report = engine_report()
   if not report then
     h.error('the engine is not running or did not answer', {
       'see the log file, and the messages of :messages',

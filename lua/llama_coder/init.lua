@@ -15,9 +15,12 @@ end
 --- Configure (again). Keys as in :help llama-coder-config, nested as tables.
 ---@param opts table|nil
 function M.setup(opts)
+  if not require('llama_coder.nvim_check').supported() then
+    return require('llama_coder.nvim_check').complain()
+  end
   local config = require('llama_coder.config')
   config.setup(opts)
-  vim.api.nvim_set_hl(0, 'LlamaCoderSuggestion', { link = 'Comment', default = true })
+  require('llama_coder.highlight').apply()
   trigger().setup()
   require('llama_coder.keymaps').setup()
   local engine = require('llama_coder.engine')

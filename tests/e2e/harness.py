@@ -39,13 +39,14 @@ end
 
 
 class Editor:
-    """A child Neovim. ``opts`` go to setup(); the engine uses this test's Python."""
+    """A child Neovim. ``opts`` go to setup(); the engine uses this test's Python (unless
+    ``init_lua`` replaces the init file that loads the plugin and says so)."""
 
     def __init__(self, opts: dict[str, Any] | None, home: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, init_lua: str = INIT) -> None:
         self.home = home or Path(tempfile.mkdtemp(prefix="llama-coder-nvim-"))
         init = self.home / "init.lua"
-        init.write_text(INIT, encoding="utf-8")
+        init.write_text(init_lua, encoding="utf-8")
         environ = dict(os.environ)
         environ.update({
             "LLAMA_CODER_ROOT": str(ROOT),

@@ -42,11 +42,11 @@ INIT = (ROOT / "lua" / "llama_coder" / "init.lua").read_text(encoding="utf-8")
 
 
 def test_every_command_plug_map_and_function_has_a_help_tag() -> None:
-    commands = re.findall(r"nvim_create_user_command\('(\w+)'", PLUGIN)
+    commands = re.findall(r"^  (LlamaCoder\w+) = \{", PLUGIN, re.M)
     plugs = re.findall(r"\['(<Plug>\([\w-]+\))'\]", PLUGIN)
     functions = [f for f in re.findall(r"^function M\.(\w+)\(", INIT, re.M)
                  if f != "status_lines"]
-    assert len(commands) == 6 and len(plugs) == 7 and len(functions) >= 14
+    assert len(commands) == 7 and len(plugs) == 7 and len(functions) >= 14
     for command in commands:
         assert f"*:{command}*" in HELP, command
         assert command in README, command

@@ -21,4 +21,8 @@ def test_plugin_sources_never_use_a_shell() -> None:
     engine = (ROOT / "lua" / "llama_coder" / "engine.lua").read_text(encoding="utf-8")
     assert "vim.fn.jobstart, {" in engine
     health = (ROOT / "lua" / "llama_coder" / "health.lua").read_text(encoding="utf-8")
-    assert "vim.system, { python, '-c', code }" in health
+    assert "vim.system, { python, '-c', script, unpack(names) }" in health
+    install = (ROOT / "lua" / "llama_coder" / "install.lua").read_text(encoding="utf-8")
+    assert "pcall(vim.system, cmd, {" in install
+    assert all(call.startswith("spawn({") or call.startswith("spawn(cmd,")
+               for call in re.findall(r"spawn\([^\n]*", install)[1:])

@@ -5,12 +5,18 @@ each notification to the handler its pynvim decorator names. Running as its own
 process means no ``:UpdateRemotePlugins``, and a crash is restarted by the shim.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: this file must parse on Python 3.6+ so
+# that an older interpreter reaches the version check below instead of a SyntaxError.
 import argparse
 import gc
 import sys
 from typing import Any
+
+TOO_OLD_EXIT = 4  # the Lua side names the version and what to set instead
+if sys.version_info < (3, 10):  # noqa: UP036 (before any import that needs 3.10)
+    sys.stderr.write("llama_coder: Python {} is too old: the engine needs 3.10 or newer\n".format(
+        ".".join(str(part) for part in sys.version_info[:3])))
+    sys.exit(TOO_OLD_EXIT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,8 +189,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("stats.persist", "boolean", True, "Keep the counts of :LlamaCoderStats across "
            "sessions in a small file under stdpath('state') (numbers and server names only, "
            "never code or prompts).", consumer="lua"),
-    Option("python", "string", "", "Python for the engine. Empty: g:python3_host_prog, else "
-           "the plugin's own .venv, else python3.", consumer="lua"),
+    Option("python", "string", "", "Python for the engine, used as it is (with the packages "
+           "you installed there). Empty: the environment :LlamaCoderInstall built, else "
+           "g:python3_host_prog, else the plugin's own .venv, else python3.", consumer="lua"),
     Option("log.level", "choice", "info", "Engine log level (the log file is under "
            "stdpath('log')).", choices=("debug", "info", "warn", "error")),
 )
