@@ -29,6 +29,9 @@ function M.receive(kind, payload)
     require('llama_coder.trigger').on_result(payload)
   elseif kind == 'status' then
     require('llama_coder.status').set(payload.state, payload)
+    if payload.state == 'missing' then
+      require('llama_coder.model').on_missing()
+    end
   elseif kind == 'notify' then
     require('llama_coder.notify').notify(payload.message, payload.level)
   elseif kind == 'ask_pull' then
