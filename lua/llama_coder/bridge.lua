@@ -36,6 +36,8 @@ function M.receive(kind, payload)
     require('llama_coder.notify').notify(payload.message, payload.level)
   elseif kind == 'ask_pull' then
     require('llama_coder.model').ask(payload)
+  elseif kind == 'model_found' then
+    require('llama_coder.model').found(payload)
   elseif kind == 'alternative' then
     require('llama_coder.alternatives').on_alternative(payload)
   elseif kind == 'alternatives_done' then

@@ -90,9 +90,14 @@ ask_next = function()
   pending[model] = nil
   open = true
   local prompt = ('llama-coder: the server has no model %s. Download it?'):format(payload.model)
-  vim.ui.select(M.CHOICES, { prompt = prompt }, function(_, index)
+  vim.ui.select(M.CHOICES, { prompt = prompt }, function(choice)
     open = false
-    local answer = ANSWERS[index or 1] or 'not now'
+    local answer = 'not now' -- nothing chosen (<Esc>, a stray <CR>) is the safe answer
+    for i, item in ipairs(M.CHOICES) do
+      if item == choice then
+        answer = ANSWERS[i]
+      end
+    end
     if answer == 'never' then
       M.remember_never(model)
     end
@@ -115,6 +120,15 @@ function M.ask(payload)
   end
   pending[model] = payload
   ask_next()
+end
+
+--- The model of a waiting question is there after all (pulled in a terminal).
+---@param payload table model
+function M.found(payload)
+  pending[payload.model] = nil
+  if next(pending) == nil then
+    stop_waiting()
+  end
 end
 
 --- The engine said a model is missing (it checked just now).

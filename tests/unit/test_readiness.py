@@ -68,6 +68,14 @@ def test_server_that_cannot_pull_says_missing_and_rechecks() -> None:
     assert record.fire(E.FOUND) is S.READY
 
 
+def test_a_recheck_while_the_question_waits_keeps_it_or_finds_the_model() -> None:
+    record = walk(E.CHECK, E.OFFER, E.CHECK)
+    assert record.after_absent(can_pull=True, user_asked=False) is E.OFFER
+    assert record.fire(E.OFFER) is S.ASKING
+    record.fire(E.CHECK)
+    assert record.fire(E.FOUND) is S.READY
+
+
 def test_first_check_offers_the_download_once() -> None:
     record = walk(E.CHECK)
     assert record.after_absent(can_pull=True, user_asked=False) is E.OFFER
@@ -96,7 +104,7 @@ def test_transitions_outside_the_table_are_refused(state: ModelState,
 
 
 def test_only_states_not_usable_for_requests_are_rechecked() -> None:
-    assert {S.MISSING, S.DECLINED, S.FAILED} == RECHECKED
+    assert {S.MISSING, S.DECLINED, S.FAILED, S.ASKING} == RECHECKED
     assert all((state, E.CHECK) in TRANSITIONS for state in RECHECKED)
 
 

@@ -13,7 +13,7 @@ again, and a declined one stays declined unless the user asked (:LlamaCoderStatu
     CHECKING --offer--> ASKING --download--> PULLING --pulled--> UNKNOWN
     CHECKING --absent--> MISSING            PULLING --pull failed--> FAILED
     CHECKING --decline--> DECLINED <--decline-- ASKING
-    MISSING, DECLINED, FAILED --check--> CHECKING (a recheck)
+    MISSING, DECLINED, FAILED, ASKING --check--> CHECKING (a recheck)
     CHECKING --check failed--> the state before the check
 """
 
@@ -61,6 +61,7 @@ TRANSITIONS: dict[tuple[ModelState, ModelEvent], ModelState] = {
     (S.MISSING, E.CHECK): S.CHECKING,
     (S.DECLINED, E.CHECK): S.CHECKING,
     (S.FAILED, E.CHECK): S.CHECKING,
+    (S.ASKING, E.CHECK): S.CHECKING,
     (S.CHECKING, E.FOUND): S.READY,
     (S.CHECKING, E.ABSENT): S.MISSING,
     (S.CHECKING, E.OFFER): S.ASKING,
@@ -70,8 +71,9 @@ TRANSITIONS: dict[tuple[ModelState, ModelEvent], ModelState] = {
     (S.PULLING, E.PULLED): S.UNKNOWN,
     (S.PULLING, E.PULL_FAILED): S.FAILED,
 }
-# Not usable for requests, and worth a look when the user comes back.
-RECHECKED = frozenset({S.MISSING, S.DECLINED, S.FAILED})
+# Not usable for requests, and worth a look when the user comes back (a model pulled
+# in a terminal while the question waited makes the question moot).
+RECHECKED = frozenset({S.MISSING, S.DECLINED, S.FAILED, S.ASKING})
 
 
 class InvalidTransition(ValueError):
@@ -110,6 +112,8 @@ class ModelRecord:
         session, again after a failed download, and whenever the user asks."""
         if not can_pull:
             return ModelEvent.ABSENT
+        if self.before_check is ModelState.ASKING:
+            return ModelEvent.OFFER  # the question is still with the user
         if not self.asked or self.before_check is ModelState.FAILED or user_asked:
             return ModelEvent.OFFER
         return ModelEvent.DECLINE
@@ -173,17 +177,20 @@ class Readiness:
                 user_asked: bool) -> None:
         record.model = check.model or engine.backend.model
         if check.status in ("present", "unknown"):
-            was_missing = record.before_check in RECHECKED
+            before = record.before_check
             record.fire(ModelEvent.FOUND)
-            if was_missing:
-                self.report.notify(f"model {record.model} is there now", "info")
+            if before is ModelState.ASKING:
+                self._asking.pop(record.model, None)
+                self.report.editor.send("model_found", {"model": record.model})
+            if before in RECHECKED:
+                self.report.notify(f"model {record.model} is on the server now", "info")
             self.report.status("idle")
             return
         event = record.after_absent(engine.backend.capabilities.can_pull, user_asked)
         fresh = record.before_check is ModelState.UNKNOWN
         record.message = check.message
         record.fire(event)
-        if record.state is ModelState.ASKING:
+        if record.state is ModelState.ASKING and record.before_check is not ModelState.ASKING:
             self._asking[record.model] = model_key(engine)
             self.report.editor.send("ask_pull", {"model": record.model,
                                                  "message": check.message})
