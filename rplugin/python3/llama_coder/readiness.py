@@ -56,12 +56,11 @@ class ModelEvent(enum.Enum):
 
 
 S, E = ModelState, ModelEvent
+# Not usable for requests, and worth a look when the user comes back (a model pulled
+# in a terminal while the question waited makes the question moot).
+RECHECKED = frozenset({S.MISSING, S.DECLINED, S.FAILED, S.ASKING})
 TRANSITIONS: dict[tuple[ModelState, ModelEvent], ModelState] = {
-    (S.UNKNOWN, E.CHECK): S.CHECKING,
-    (S.MISSING, E.CHECK): S.CHECKING,
-    (S.DECLINED, E.CHECK): S.CHECKING,
-    (S.FAILED, E.CHECK): S.CHECKING,
-    (S.ASKING, E.CHECK): S.CHECKING,
+    **{(state, E.CHECK): S.CHECKING for state in (S.UNKNOWN, *RECHECKED)},
     (S.CHECKING, E.FOUND): S.READY,
     (S.CHECKING, E.ABSENT): S.MISSING,
     (S.CHECKING, E.OFFER): S.ASKING,
@@ -71,9 +70,6 @@ TRANSITIONS: dict[tuple[ModelState, ModelEvent], ModelState] = {
     (S.PULLING, E.PULLED): S.UNKNOWN,
     (S.PULLING, E.PULL_FAILED): S.FAILED,
 }
-# Not usable for requests, and worth a look when the user comes back (a model pulled
-# in a terminal while the question waited makes the question moot).
-RECHECKED = frozenset({S.MISSING, S.DECLINED, S.FAILED, S.ASKING})
 
 
 class InvalidTransition(ValueError):
