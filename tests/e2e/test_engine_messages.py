@@ -104,6 +104,7 @@ def test_invalid_bytes_in_the_window_and_in_other_buffers_still_get_suggestions(
 ASK_SPY = """
 vim.g.asked = 0
 vim.g.answers = {}
+vim.g.rechecks = 0
 local ui_select = vim.ui.select
 vim.ui.select = function(items, opts, on_choice)
   vim.g.asked = vim.g.asked + 1
@@ -117,6 +118,8 @@ engine.send = function(method, ...)
     local a = vim.g.answers
     table.insert(a, select('2', ...))
     vim.g.answers = a
+  elseif method == 'llama_coder_recheck' then
+    vim.g.rechecks = vim.g.rechecks + 1
   end
   return send(method, ...)
 end
@@ -163,6 +166,8 @@ def test_a_model_pulled_meanwhile_is_found_by_status_and_by_coming_back(
         ed.wait(lambda: ed.nvim.vars["answers"] == ["not now"], message="not now")
         # `ollama pull` in a terminal; the user comes back to typing after a while.
         fake.models.append("starcoder2:3b")
+        ed.lua("require('llama_coder.model').on_insert_enter()")
+        assert ed.nvim.vars["rechecks"] == 0  # the model was checked a moment ago
         ed.lua("require('llama_coder.model').RECHECK_MS = 0")
         ed.lua("require('llama_coder.model').on_insert_enter()")
         ed.wait(lambda: ed.status() == "idle", message="found again")
@@ -178,3 +183,14 @@ def test_a_model_pulled_meanwhile_is_found_by_status_and_by_coming_back(
         fake.models.append("starcoder2:3b")
         ed.nvim.command("LlamaCoderStatus")
         ed.wait(lambda: ed.status() == "idle", message="found by :LlamaCoderStatus")
+        # And by :checkhealth.
+        ed.type("<Esc>")
+        fake.models.clear()
+        ed.lua("require('llama_coder').setup({backend = 'ollama', endpoint = ..., delay = 10,"
+               " model = 'starcoder2:3b'})", fake.url)
+        ed.type("o")
+        ed.wait(lambda: ed.status().startswith("model missing"), message="missing once more")
+        fake.models.append("starcoder2:3b")
+        ed.nvim.command("checkhealth llama_coder")
+        ed.wait(lambda: ed.lua("return require('llama_coder.status').engine.state") == "idle",
+                message="found by :checkhealth")
