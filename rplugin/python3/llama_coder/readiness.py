@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from llama_coder.backends.base import ModelCheck, PullProgress
@@ -85,21 +85,17 @@ class ModelRecord:
     model: str = ""  # the name the server was asked about
     asked: bool = False  # the download question was asked this session
     message: str = ""  # what the last check said about a missing model
-    history: list[ModelState] = field(default_factory=list)
 
     def fire(self, event: ModelEvent) -> ModelState:
+        new: ModelState | None = TRANSITIONS.get((self.state, event))
         if event is ModelEvent.CHECK_FAILED and self.state is ModelState.CHECKING:
             new = self.before_check
-        else:
-            new = TRANSITIONS.get((self.state, event))  # type: ignore[assignment]
-            if new is None:
-                raise InvalidTransition(f"{event.value} in state {self.state.value}")
+        if new is None:
+            raise InvalidTransition(f"{event.value} in state {self.state.value}")
         if event is ModelEvent.CHECK:
             self.before_check = self.state
         if new is ModelState.ASKING:
             self.asked = True
-        self.history.append(new)
-        del self.history[:-16]
         self.state = new
         return new
 
