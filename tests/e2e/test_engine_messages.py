@@ -173,24 +173,16 @@ def test_a_model_pulled_meanwhile_is_found_by_status_and_by_coming_back(
         ed.wait(lambda: ed.status() == "idle", message="found again")
         ed.type("Ay")
         assert ed.wait_suggestion() == "ok"
-        # A model that goes missing again is found by :LlamaCoderStatus too.
-        ed.type("<Esc>")
-        fake.models.clear()
-        ed.lua("require('llama_coder').setup({backend = 'ollama', endpoint = ..., delay = 10,"
-               " model = 'starcoder2:3b'})", fake.url)
-        ed.type("o")
-        ed.wait(lambda: ed.status().startswith("model missing"), message="missing again")
-        fake.models.append("starcoder2:3b")
-        ed.nvim.command("LlamaCoderStatus")
-        ed.wait(lambda: ed.status() == "idle", message="found by :LlamaCoderStatus")
-        # And by :checkhealth.
-        ed.type("<Esc>")
-        fake.models.clear()
-        ed.lua("require('llama_coder').setup({backend = 'ollama', endpoint = ..., delay = 10,"
-               " model = 'starcoder2:3b'})", fake.url)
-        ed.type("o")
-        ed.wait(lambda: ed.status().startswith("model missing"), message="missing once more")
-        fake.models.append("starcoder2:3b")
-        ed.nvim.command("checkhealth llama_coder")
-        ed.wait(lambda: ed.lua("return require('llama_coder.status').engine.state") == "idle",
-                message="found by :checkhealth")
+        # A model that goes missing again is found by :LlamaCoderStatus and
+        # :checkhealth too (each while its question waits for Normal mode).
+        for command in ("LlamaCoderStatus", "checkhealth llama_coder"):
+            ed.type("<Esc>")
+            fake.models.clear()
+            ed.lua("require('llama_coder').setup({backend = 'ollama', endpoint = ...,"
+                   " delay = 10, model = 'starcoder2:3b'})", fake.url)
+            ed.type("o")
+            ed.wait(lambda: ed.status().startswith("model missing"), message="missing again")
+            fake.models.append("starcoder2:3b")
+            ed.nvim.command(command)
+            ed.wait(lambda: ed.lua("return require('llama_coder.status').engine.state")
+                    == "idle", message=f"found by {command}")
