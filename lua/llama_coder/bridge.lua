@@ -33,11 +33,15 @@ function M.receive(kind, payload)
       local info = payload.info or {}
       local server = vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
       require('llama_coder.stats').error(server, payload.detail or 'error')
+    elseif payload.state == 'missing' then
+      require('llama_coder.model').on_missing()
     end
   elseif kind == 'notify' then
     require('llama_coder.notify').notify(payload.message, payload.level)
   elseif kind == 'ask_pull' then
     require('llama_coder.model').ask(payload)
+  elseif kind == 'model_found' then
+    require('llama_coder.model').found(payload)
   elseif kind == 'alternative' then
     require('llama_coder.suggestion').on_alternative(payload)
   elseif kind == 'alternatives_done' then

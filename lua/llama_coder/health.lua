@@ -73,6 +73,7 @@ local function engine_report()
   local bridge = require('llama_coder.bridge')
   token = token + 1
   local mine = token
+  require('llama_coder.model').recheck('health') -- a missing model may be there by now
   if not engine.send('llama_coder_health', mine) then
     return nil
   end
@@ -114,7 +115,7 @@ function M.check()
     })
     return
   end
-  h.ok('engine running')
+  h.ok('engine running (version ' .. (report.version or '?') .. ')')
 
   h.start('llama-coder: configuration')
   if #(report.problems or {}) == 0 then

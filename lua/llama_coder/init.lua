@@ -114,6 +114,7 @@ end
 --- The lines :LlamaCoderStatus prints.
 ---@return string[]
 function M.status_lines()
+  require('llama_coder.model').recheck('status') -- a missing model may be there by now
   local s = status()
   local config = require('llama_coder.config').current()
   local info = s.engine.info or {}

@@ -1,8 +1,10 @@
--- One notifier for every message: titled, levelled, safe from fast events, and quiet
--- about an identical message repeated within a few seconds.
+-- One notifier for every message: prefixed with the plugin's name (here only: the
+-- engine's messages carry no prefix), titled, levelled, safe from fast events, and
+-- quiet about an identical message repeated within a few seconds.
 local M = {}
 
 local REPEAT_MS = 5000
+M.PREFIX = 'llama-coder: '
 ---@type table<string, integer>
 local last_sent = {}
 
@@ -23,7 +25,7 @@ function M.notify(message, level)
   end
   last_sent[key] = now
   local send = function()
-    vim.notify(message, LEVELS[level or 'info'] or vim.log.levels.INFO, { title = 'llama-coder' })
+    vim.notify(M.PREFIX .. message, LEVELS[level or 'info'] or vim.log.levels.INFO, { title = 'llama-coder' })
   end
   if vim.in_fast_event() then
     vim.schedule(send)

@@ -2,8 +2,8 @@
 local M = {}
 
 ---@class LlamaCoderEngineState
----@field state string idle | thinking | downloading | error | starting | stopped
----@field detail string short reason for an error
+---@field state string idle | thinking | downloading | missing | error | starting | stopped
+---@field detail string short reason for an error; for missing, how to get the model
 ---@field message string the whole error message
 ---@field percent integer|nil download progress
 ---@field info table backend, endpoint, model, format, fim_side, latency_ms, last_error
@@ -65,6 +65,8 @@ function M.state_text()
   local e = M.engine
   if e.state == 'downloading' then
     return ('downloading %d%%'):format(e.percent or 0)
+  elseif e.state == 'missing' then
+    return 'model missing: ' .. e.detail
   elseif e.state == 'error' then
     return 'error: ' .. (e.detail ~= '' and e.detail or 'see :LlamaCoderStatus')
   elseif e.state == 'stopped' or e.state == 'starting' then

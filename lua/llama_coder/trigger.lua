@@ -375,6 +375,7 @@ function M.setup()
       if auto_enabled(args.buf) then
         engine.ensure() -- at the latest on the first InsertEnter; jobstart never blocks
         M.warm_soon()
+        require('llama_coder.model').on_insert_enter()
       end
     end,
   })

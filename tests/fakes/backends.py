@@ -19,8 +19,25 @@ from typing import Any
 from tests.fakes.server import FakeHttpServer, Piece, Recorded, Reply
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 class ProtocolFake(FakeHttpServer):
     completion_paths: tuple[str, ...] = ()
+    # nlohmann::json (llama-server) refuses an escaped lone surrogate ("\udce9");
+    # Go (Ollama) and Python servers read it.
+    refuses_lone_surrogates = False
 
     def __init__(self, tokens: list[str] | None = None, delay: float = 0.0,
                  port: int = 0, tls: ssl.SSLContext | None = None) -> None:
@@ -52,10 +69,30 @@ class ProtocolFake(FakeHttpServer):
             pieces.append(Piece(final, self.delay))
         return pieces
 
+    def bad_body(self, message: str) -> Reply:
+        """What the server answers to a body it cannot parse."""
+        return Reply.json({"error": message}, 400)
+
+    def _refused_body(self, request: Recorded) -> Reply | None:
+        """Real servers refuse JSON that is not UTF-8 (or not JSON)."""
+        if request.method != "POST" or not request.raw_body:
+            return None
+        try:
+            value = json.loads(request.raw_body.decode("utf-8"))
+        except ValueError as exc:
+            return self.bad_body(f"invalid request body: {exc}")
+        if self.refuses_lone_surrogates and _has_lone_surrogate(value):
+            return self.bad_body("invalid string: surrogate U+DC00..U+DFFF must follow "
+                                 "U+D800..U+DBFF")
+        return None
+
     def _route(self, request: Recorded) -> Reply:
         queued = self._overrides.get(request.path)
         if queued:
             return queued.popleft()
+        refused = self._refused_body(request)
+        if refused is not None:
+            return refused
         if self.api_key is not None:
             auth = request.headers.get("authorization", "")
             if auth != f"Bearer {self.api_key}":
@@ -177,6 +214,7 @@ class LlamaCppFake(ProtocolFake):
     """llama-server: /health, /props, /v1/models, /completion, /infill (501 unless fim)."""
 
     completion_paths = ("/completion", "/infill")
+    refuses_lone_surrogates = True
 
     def __init__(self, model_path: str = "/models/qwen2.5-coder-1.5b-q8_0.gguf",
                  fim: bool = True, **kwargs: Any) -> None:
@@ -196,6 +234,11 @@ class LlamaCppFake(ProtocolFake):
             ("POST", "/completion"): self._complete,
             ("POST", "/infill"): self._infill,
         }
+
+    def bad_body(self, message: str) -> Reply:
+        return Reply.json({"error": {"code": 500, "type": "server_error",
+                                     "message": f"[json.exception.parse_error.101] {message}"}},
+                          500)
 
     def _health(self, _: Recorded) -> Reply:
         if self.loading:

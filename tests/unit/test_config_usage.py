@@ -11,6 +11,7 @@ from typing import Any, cast
 from llama_coder.controller import CompletionRequest, Controller
 from llama_coder.core.config import SCHEMA, Config, parse_config
 from llama_coder.core.prompt import Snapshot
+from llama_coder.window import extra_context
 from tests.conftest import ROOT
 
 # Properties of Config and the keys they read.
@@ -56,7 +57,7 @@ async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
         engine.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
         controller._partial_sender(request, asyncio.Event())
-        controller._extra(engine.config, "a.py")
+        extra_context(controller.ring, engine.config, "a.py")
         assert controller.router is not None
         controller.router.failed("main")
         controller._prefetch(engine, Snapshot(["x = "], 0, 0, 4, "a.py", "python"), request,

@@ -84,7 +84,7 @@ class Engine:
             return await asyncio.get_running_loop().run_in_executor(
                 io, lambda: disk.result().get(key))
         except (OSError, sqlite3.Error) as exc:
-            self._warn(f"llama_coder: cache.disk: cannot use {self._disk_path} ({exc}); "
+            self._warn(f"cache.disk: cannot use {self._disk_path} ({exc}); "
                        "suggestions are cached in memory only")
             self._disk = None
             return None

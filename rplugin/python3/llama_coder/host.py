@@ -3,6 +3,8 @@
 It attaches to Neovim over stdio and hosts :class:`LlamaCoderPlugin`, dispatching
 each notification to the handler its pynvim decorator names. Running as its own
 process means no ``:UpdateRemotePlugins``, and a crash is restarted by the shim.
+The engine takes notifications only: a request (which would make Neovim wait) gets
+an error answer at once.
 """
 
 # No ``from __future__ import annotations`` here: this file must parse on Python 3.6+ so
@@ -30,10 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log, args.level)
     try:
         import pynvim
+        from pynvim.msgpack_rpc.session import ErrorResponse
 
         from llama_coder.plugin import LlamaCoderPlugin, handlers
     except ImportError as exc:  # the shim reports this with the pip command that fixes it
-        print(f"llama_coder: missing Python package: {exc.name}", file=sys.stderr)
+        print(f"llama-coder: missing Python package: {exc.name}", file=sys.stderr)
         return 3
 
     nvim = pynvim.attach("stdio")
@@ -43,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     # collector's full passes, which would otherwise walk it in the middle of a request.
     gc.freeze()
 
-    def on_request(name: str, args: list[Any]) -> Any:
-        handler = table.get(name)
-        return handler(args) if handler else None
+    def on_request(name: str, _args: list[Any]) -> Any:
+        LOGGER.warning("refused a request for %s: the engine takes notifications", name)
+        raise ErrorResponse(f"llama-coder's engine takes notifications only, not {name}")
 
     def on_notification(name: str, args: list[Any]) -> None:
         handler = table.get(name)

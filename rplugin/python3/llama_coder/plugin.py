@@ -1,9 +1,11 @@
-"""The pynvim remote plugin class: a router from RPC messages to the controller.
+"""The pynvim remote plugin class: the engine's face, one handler per RPC message.
 
-Every handler is an asynchronous notification (Neovim never waits on Python) that
-makes one controller call inside an exception boundary. The Lua shim starts this
-plugin in a process of its own (see ``host.py``); it also loads as an ordinary
-remote plugin.
+Every handler is an asynchronous notification (Neovim never waits on Python). Each
+one only queues its work on the event loop, so messages are handled in the order
+they arrived (a cancel sent right after its request finds that request), and the
+exception boundary wraps that work itself: nothing raised reaches Neovim's screen,
+it goes to the log. The Lua shim starts this plugin in a process of its own (see
+``host.py``); it also loads as an ordinary remote plugin.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import pynvim
 from llama_coder.controller import Controller
 from llama_coder.log import LOGGER
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 BRIDGE = "return require('llama_coder.bridge').receive(...)"
+
+Plugin = TypeVar("Plugin", bound="LlamaCoderPlugin")
+Work = Callable[[Plugin, list[Any]], None]
 
 
 class NvimEditor:
@@ -35,19 +38,27 @@ class NvimEditor:
             LOGGER.exception("could not send %s to Neovim", kind)
 
 
-def boundary(method: F) -> F:
-    """No exception from a handler ever reaches Neovim's screen: it goes to the log."""
+def in_order(work: Work[Plugin]) -> Work[Plugin]:
+    """Run ``work`` on the event loop after every message that arrived before it,
+    inside the exception boundary."""
 
-    def guarded(self: LlamaCoderPlugin, args: list[Any]) -> Any:
+    def guarded(plugin: Plugin, args: list[Any]) -> None:
         try:
-            return method(self, args)
+            work(plugin, args)
         except Exception:
-            LOGGER.exception("error in %s", method.__name__)
-            return None
+            LOGGER.exception("error in %s", work.__name__)
 
-    guarded.__name__ = method.__name__
-    guarded.__doc__ = method.__doc__
-    return guarded  # type: ignore[return-value]
+    def handler(plugin: Plugin, args: list[Any]) -> None:
+        loop: asyncio.AbstractEventLoop = plugin.nvim.loop
+        loop.call_soon(guarded, plugin, list(args))
+
+    handler.__name__ = work.__name__
+    handler.__doc__ = work.__doc__
+    return handler
+
+
+def _first_table(args: list[Any]) -> Any:
+    return args[0] if args else None
 
 
 @pynvim.plugin
@@ -56,61 +67,52 @@ class LlamaCoderPlugin:
         self.nvim = nvim
         self.controller = Controller(NvimEditor(nvim))
 
-    def _schedule(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the event loop (asyncio tasks need the running loop)."""
-        loop: asyncio.AbstractEventLoop = self.nvim.loop
-        loop.call_soon(fn)
-
     @pynvim.rpc_export("llama_coder_configure", sync=False)
-    @boundary
+    @in_order
     def configure(self, args: list[Any]) -> None:
         opts = args[0] if args and isinstance(args[0], dict) else {}
-        self._schedule(lambda: self.controller.configure(opts))
+        self.controller.configure(opts)
 
     @pynvim.rpc_export("llama_coder_complete", sync=False)
-    @boundary
+    @in_order
     def complete(self, args: list[Any]) -> None:
-        self._schedule(lambda: self.controller.complete(args[0]))
+        self.controller.complete(_first_table(args))
 
     @pynvim.rpc_export("llama_coder_cancel", sync=False)
-    @boundary
+    @in_order
     def cancel(self, args: list[Any]) -> None:
-        request_id = int(args[0]) if args and args[0] is not None else None
+        request_id = args[0] if args and isinstance(args[0], int) else None
         self.controller.cancel(request_id)
 
     @pynvim.rpc_export("llama_coder_alternatives", sync=False)
-    @boundary
+    @in_order
     def alternatives(self, args: list[Any]) -> None:
-        if args and isinstance(args[0], dict):
-            self._schedule(lambda: self.controller.alternatives(args[0]))
+        self.controller.ask_alternatives(_first_table(args))
 
     @pynvim.rpc_export("llama_coder_context", sync=False)
-    @boundary
+    @in_order
     def context(self, args: list[Any]) -> None:
-        if args and isinstance(args[0], dict):
-            # In order with llama_coder_configure, which sizes the ring.
-            self._schedule(lambda: self.controller.add_context(args[0]))
+        self.controller.add_context(_first_table(args))
 
     @pynvim.rpc_export("llama_coder_pull_answer", sync=False)
-    @boundary
+    @in_order
     def pull_answer(self, args: list[Any]) -> None:
-        self._schedule(lambda: self.controller.pull_answer(str(args[0]), str(args[1])))
+        self.controller.pull_answer(args)
+
+    @pynvim.rpc_export("llama_coder_recheck", sync=False)
+    @in_order
+    def recheck(self, args: list[Any]) -> None:
+        self.controller.recheck(str(args[0]) if args else "return")
 
     @pynvim.rpc_export("llama_coder_health", sync=False)
-    @boundary
+    @in_order
     def health(self, args: list[Any]) -> None:
-        self._schedule(lambda: self.controller.health(int(args[0])))
-
-    @pynvim.function("LlamaCoderEngineVersion", sync=True)
-    def engine_version(self, _args: list[Any]) -> str:
-        from llama_coder.version import VERSION
-
-        return VERSION
+        self.controller.health(int(args[0]))
 
 
-def handlers(plugin: LlamaCoderPlugin) -> dict[str, Callable[[list[Any]], Any]]:
+def handlers(plugin: LlamaCoderPlugin) -> dict[str, Callable[[list[Any]], None]]:
     """RPC method name -> bound handler, read from the pynvim decorators."""
-    found: dict[str, Callable[[list[Any]], Any]] = {}
+    found: dict[str, Callable[[list[Any]], None]] = {}
     for name in dir(plugin):
         method = getattr(plugin, name)
         rpc_name = getattr(method, "_nvim_rpc_method_name", None)

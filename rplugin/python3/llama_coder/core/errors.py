@@ -29,10 +29,6 @@ class AuthFailed(LlamaCoderError):
 class ModelMissing(LlamaCoderError):
     kind = "model missing"
 
-    def __init__(self, message: str, available: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.available = available
-
 
 class ServerBusy(LlamaCoderError):
     kind = "server busy"

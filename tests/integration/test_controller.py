@@ -1,0 +1,251 @@
+"""The controller against protocol fakes: model readiness, rechecks, the status,
+alternatives by id and text that is not UTF-8. Waits on the messages it sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from llama_coder.controller import Controller
+from llama_coder.readiness import ModelState
+from tests.fakes.backends import LlamaCppFake, OllamaFake
+from tests.fakes.server import Piece, Reply, until
+
+Message = tuple[str, dict[str, Any]]
+
+
+class RecordingEditor:
+    """The Editor protocol: keeps every message and wakes whoever waits for one."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+        self._changed = asyncio.Condition()
+
+    def send(self, kind: str, payload: Any) -> None:
+        self.sent.append((kind, dict(payload)))
+        asyncio.get_running_loop().create_task(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        async def until() -> Any:
+            async with self._changed:
+                while not (value := predicate()):
+                    await self._changed.wait()
+                return value
+        return await asyncio.wait_for(until(), timeout)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [payload for k, payload in self.sent if k == kind]
+
+    def last_status(self) -> str:
+        statuses = self.of("status")
+        return str(statuses[-1]["state"]) if statuses else ""
+
+
+def request(request_id: int, lines: list[str] | None = None, col: int = 4) -> dict[str, Any]:
+    return {"id": request_id, "buf": 1, "tick": request_id, "row": 0, "col": col,
+            "first_line": 0, "lines": lines or ["x = "], "path": "a.py",
+            "filetype": "python"}
+
+
+def generate_reply(text: str) -> Reply:
+    lines = [{"model": "m", "response": text, "done": False},
+             {"model": "m", "response": "", "done": True, "done_reason": "stop"}]
+    return Reply(200, "application/x-ndjson",
+                 [Piece(json.dumps(line).encode() + b"\n") for line in lines])
+
+
+@pytest.fixture
+async def controller() -> AsyncIterator[tuple[Controller, RecordingEditor]]:
+    editor = RecordingEditor()
+    ctl = Controller(editor, environ={})
+    yield ctl, editor
+    await ctl.shutdown()
+
+
+def model_state(ctl: Controller) -> ModelState:
+    assert ctl.engine is not None
+    return ctl.models.state(ctl.engine)
+
+
+# --- the status ------------------------------------------------------------------------
+
+async def test_thinking_does_not_stay_after_a_hard_cancel(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake(tokens=["1"]) as fake:
+        fake.first_delay = 5.0
+        ctl.configure({"backend": "ollama", "endpoint": fake.url, "prefetch": False})
+        ctl.complete(request(1))
+        await editor.wait_for(lambda: editor.last_status() == "thinking")
+        # A newer request stops the first where it is; the user leaves at once.
+        ctl.complete(request(2))
+        ctl.cancel(2)
+        await editor.wait_for(lambda: editor.last_status() == "idle")
+        assert ctl._current is None
+
+
+async def test_thinking_does_not_stay_when_a_fallback_check_is_cut_short(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake() as primary, OllamaFake() as fallback:
+        # The primary fails slowly ("thinking" shows), then the fallback's model check
+        # hangs; a newer request stops it there, and the user leaves at once.
+        primary.override("/api/generate", Reply(500, "application/json", [
+            Piece(b'{"error":"boom"}', 0.3)], chunked=False))
+        fallback.override("/api/tags", Reply(200, "application/json", [], hang=True))
+        ctl.configure({"backend": "ollama", "endpoint": primary.url, "prefetch": False,
+                       "fallback": [{"backend": "ollama", "endpoint": fallback.url}]})
+        ctl.complete(request(1))
+        await editor.wait_for(lambda: editor.last_status() == "thinking")
+        assert await until(lambda: bool(fallback.recorded("/api/tags")))
+        ctl.complete(request(2))
+        ctl.cancel(2)
+        await editor.wait_for(lambda: editor.last_status() == "idle")
+        assert ctl._current is None
+
+
+# --- model readiness -------------------------------------------------------------------
+
+async def ask_and_answer(ctl: Controller, editor: RecordingEditor, answer: str) -> None:
+    asked = len(editor.of("ask_pull"))
+    ctl.complete(request(1))
+    await editor.wait_for(lambda: len(editor.of("ask_pull")) > asked)
+    ctl.pull_answer([editor.of("ask_pull")[-1]["model"], answer])
+
+
+async def test_a_failed_download_says_so_and_is_offered_again(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake(models=[]) as fake:
+        ctl.configure({"backend": "ollama", "endpoint": fake.url, "model": "m:1b"})
+        fake.override("/api/pull", Reply(200, "application/x-ndjson", [
+            Piece(b'{"status":"pulling manifest"}\n'),
+            Piece(b'{"error":"max retries exceeded: connection reset"}\n')]))
+        await ask_and_answer(ctl, editor, "download")
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.FAILED)
+        note = next(p["message"] for p in editor.of("notify") if p["level"] == "error")
+        assert "download of model m:1b failed" in note
+        assert "max retries exceeded" in note and "suggestion" not in note
+        assert not note.startswith("llama")  # the Lua notifier adds the name
+        status = editor.of("status")[-1]
+        assert status["state"] == "missing" and status["detail"] == "ollama pull m:1b"
+        # Coming back: offered again, and this time the download works.
+        ctl.recheck("return")
+        await editor.wait_for(lambda: len(editor.of("ask_pull")) == 2)
+        ctl.pull_answer(["m:1b", "download"])
+        await editor.wait_for(lambda: any("m:1b downloaded" in p["message"]
+                                          for p in editor.of("notify")))
+        ctl.complete(request(3))
+        result = await editor.wait_for(
+            lambda: [p for p in editor.of("result") if p["id"] == 3 and p["text"]])
+        assert result[0]["text"] == "x = 1"
+
+
+async def test_not_now_then_pulled_in_a_terminal_is_used_after_a_recheck(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake(models=[]) as fake:
+        ctl.configure({"backend": "ollama", "endpoint": fake.url, "model": "m:1b"})
+        await ask_and_answer(ctl, editor, "not now")
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.DECLINED)
+        assert editor.of("status")[-1]["detail"] == "ollama pull m:1b"
+        ctl.complete(request(2))
+        await editor.wait_for(lambda: [p for p in editor.of("result") if p["id"] == 2])
+        assert fake.completions() == []
+        # Not asked again when the user comes back to typing...
+        ctl.recheck("return")
+        assert await until(lambda: len(fake.recorded("/api/tags")) == 2)
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.DECLINED)
+        assert len(editor.of("ask_pull")) == 1
+        # ...but :LlamaCoderStatus asks again.
+        ctl.recheck("status")
+        await editor.wait_for(lambda: len(editor.of("ask_pull")) == 2)
+        ctl.pull_answer(["m:1b", "not now"])
+        # `ollama pull` in a terminal: the next recheck finds it.
+        fake.models.append("m:1b")
+        ctl.recheck("return")
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.READY)
+        assert editor.last_status() == "idle"
+        ctl.complete(request(3))
+        await editor.wait_for(lambda: [p for p in editor.of("result")
+                                       if p["id"] == 3 and p["text"] == "x = 1"])
+
+
+async def test_missing_on_a_server_that_cannot_pull_is_found_after_a_restart(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with LlamaCppFake() as fake:
+        ctl.configure({"backend": "llamacpp", "endpoint": fake.url, "model": "codellama-13b"})
+        ctl.complete(request(1))
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.MISSING)
+        status = editor.of("status")[-1]
+        assert (status["state"], status["detail"]) == ("missing", "codellama-13b")
+        assert len([p for p in editor.of("notify") if p["level"] == "error"]) == 1
+        fake.model_path = "/models/codellama-13b.gguf"  # restarted with the right model
+        ctl.recheck("return")
+        await editor.wait_for(lambda: model_state(ctl) is ModelState.READY)
+        assert editor.last_status() == "idle"
+
+
+# --- alternatives by id ----------------------------------------------------------------
+
+async def test_alternatives_are_asked_for_by_request_id(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake(tokens=["1"]) as fake:
+        ctl.configure({"backend": "ollama", "endpoint": fake.url, "prefetch": False})
+        ctl.complete(request(5))
+        await editor.wait_for(lambda: [p for p in editor.of("result") if p["text"]])
+        fake.override("/api/generate", generate_reply("2"), generate_reply("1"),
+                      generate_reply("3"))
+        ctl.ask_alternatives({"id": 5, "count": 3, "known": ["1"]})
+        await editor.wait_for(lambda: editor.of("alternatives_done"))
+        alternatives = editor.of("alternative")
+        assert [a["text"] for a in alternatives] == ["2", "3"]
+        assert all((a["id"], a["row"], a["col"], a["tick"]) == (5, 0, 4, 5)
+                   for a in alternatives)
+        bodies = [r.body["prompt"] for r in fake.completions()]
+        assert len(set(bodies)) == 1  # the same window, kept by the engine
+
+
+async def test_alternatives_for_an_unknown_request_end_at_once(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with OllamaFake() as fake:
+        ctl.configure({"backend": "ollama", "endpoint": fake.url})
+        ctl.ask_alternatives({"id": 99, "count": 3, "known": []})
+        await editor.wait_for(lambda: editor.of("alternatives_done"))
+        assert editor.of("alternatives_done") == [{"id": 99}]
+        assert fake.completions() == []
+
+
+# --- bytes that are not UTF-8 ------------------------------------------------------------
+
+def pynvim_string(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+async def test_invalid_bytes_in_the_window_and_context_still_get_suggestions(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = controller
+    with LlamaCppFake(tokens=["1"]) as fake:
+        ctl.configure({"backend": "llamacpp", "endpoint": fake.url, "prefetch": False})
+        ctl.add_context({"path": "old.c", "lines": [pynvim_string(b"/* d\xe9j\xe0 vu */"),
+                                                    "int a;", "int b;", "int c;"]})
+        line = pynvim_string(b"s = '\xe9' + ")
+        ctl.complete(request(1, ["# caf\xe9", line], col=len(b"s = '\xe9' + ")) | {"row": 1})
+        results = await editor.wait_for(lambda: [p for p in editor.of("result") if p["text"]])
+        assert results[0]["text"] == "1"
+        assert results[0]["col"] == len(b"s = '\xe9' + ")  # Lua's byte column, unchanged
+        body = fake.completions()[-1].body
+        assert "s = '\ufffd' + " in json.dumps(body, ensure_ascii=False)
+        assert "d\ufffdj\ufffd vu" in json.dumps(body, ensure_ascii=False)
+        assert not [p for p in editor.of("notify") if p["level"] == "error"]
