@@ -37,7 +37,9 @@ def test_accepting_shows_the_prefetched_next_suggestion_without_a_request(
     assert len(ollama.completions()) == 2  # no request for it
     assert ollama.wait_for(lambda: len(ollama.completions()) == 3)  # and the next prefetch
     stats = editor.lua("return require('llama_coder.suggestion').last_result.stats")
-    assert stats["cached"] is True
+    assert stats["cached"] is True and stats["prefetched"] is True
+    counted = editor.lua("return require('llama_coder').stats().session")
+    assert counted["ollama qwen2.5-coder:1.5b-base"]["prefetch_hits"] == 1
 
 
 def test_a_real_request_for_the_same_place_waits_for_the_prefetch(

@@ -210,7 +210,8 @@ class Controller:
             return False
         self._router().answered(name)
         self._answered = name
-        self._deliver(request, completion, engine)
+        prefetched = completion.from_cache and self.prefetcher.fetched(engine, snapshot)
+        self._deliver(request, completion, engine, prefetched)
         self._prefetch(engine, snapshot, request, completion.text, extra)
         return True
 
@@ -236,7 +237,7 @@ class Controller:
                 "row": request.row, "col": request.col, "text": text, "partial": partial}
 
     def _deliver(self, request: CompletionRequest, completion: Completion,
-                 engine: Engine) -> None:
+                 engine: Engine, prefetched: bool = False) -> None:
         self.last_latency_ms = completion.elapsed_ms
         self.report.last_error = None
         payload = self._payload(request, completion.text)
@@ -249,6 +250,7 @@ class Controller:
             "prompt_tokens": s.prompt_tokens, "cached_tokens": s.cached_tokens,
             "predicted_tokens": s.predicted_tokens, "prompt_ms": s.prompt_ms,
             "predicted_ms": s.predicted_ms,
+            "server": _server_label(engine), "prefetched": prefetched,
         }
         self.editor.send("result", payload)
         LOGGER.debug("completion %d: %.0f ms (first chunk %s ms), route %s, prompt %s, "

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from llama_coder.core.errors import LlamaCoderError
@@ -30,6 +31,7 @@ class Prefetcher:
         self.start_after = start_after
         self._current: tuple[asyncio.Event, asyncio.Task[None], Any] | None = None
         self._pending: asyncio.TimerHandle | None = None
+        self._fetched: deque[Hashable] = deque(maxlen=8)  # prompts it asked for lately
 
     def start(self, engine: Engine, snapshot: Snapshot, expandtab: bool, tabstop: int,
               extra: Sequence[tuple[str, str]] = ()) -> None:
@@ -48,6 +50,11 @@ class Prefetcher:
         task = asyncio.get_running_loop().create_task(
             self._run(engine, snapshot, cancel, expandtab, tabstop, extra))
         self._current = (cancel, task, key)
+        self._fetched.append(key)
+
+    def fetched(self, engine: Engine, snapshot: Snapshot) -> bool:
+        """Was the answer for ``snapshot`` asked for by a prefetch (lately)?"""
+        return engine.prompt_key(snapshot) in self._fetched
 
     def cancel(self) -> None:
         if self._pending is not None:
