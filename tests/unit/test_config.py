@@ -59,10 +59,9 @@ def test_bad_value_names_key_and_falls_back() -> None:
     assert result.config.notebook.cell_output_limit == 256
     assert result.config.max_lines == 16
     assert (
-        "llama_coder: notebook.cell_output_limit must be an integer >= 0, got 'x'; "
-        "using the default 256"
+        "notebook.cell_output_limit must be an integer >= 0, got 'x'; using the default 256"
     ) in result.problems
-    assert any(p.startswith("llama_coder: max_lines must be an integer >= 1, got 0")
+    assert any(p.startswith("max_lines must be an integer >= 1, got 0")
                for p in result.problems)
 
 

@@ -225,7 +225,7 @@ def tls_context(ca_bundle: str) -> ssl.SSLContext | bool:
         context = ssl.create_default_context()
         context.load_verify_locations(cafile=path)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"llama_coder: tls.ca_bundle: cannot use {path}: {exc}") from None
+        raise ConfigError(f"tls.ca_bundle: cannot use {path}: {exc}") from None
     return context
 
 

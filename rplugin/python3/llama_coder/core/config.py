@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-PREFIX = "llama_coder: "
-
 Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list",
                "key", "filetypes", "routes", "fallback", "duration"]
 Consumer = Literal["engine", "lua"]
@@ -566,7 +564,7 @@ def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
         _server(values, table, f"fallback[{i + 1}]", problems)
         for i, table in enumerate(fallback_raw)
     )
-    return ParseResult(_build(values), [PREFIX + p for p in problems])
+    return ParseResult(_build(values), problems)
 
 
 ROUTE_KEYS = ("backend", "endpoint", "model", "format", "bearer_token", "api_key_env",
