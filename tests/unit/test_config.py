@@ -12,10 +12,13 @@ from llama_coder.core.config import (
     Config,
     _check,
     api_key,
-    default_config,
     normalise_endpoint,
     parse_config,
 )
+
+
+def default_config() -> Config:
+    return parse_config({}).config
 
 
 def test_defaults_match_llama_coder() -> None:

@@ -64,7 +64,6 @@ class Engine:
             self.disk = BackgroundDiskCache(directory / "suggestions.sqlite3",
                                             config.cache.disk_size, self._warn)
         self._resolution: Resolution | None = None
-        self.model_check: ModelCheck | None = None
 
     @property
     def resolution(self) -> Resolution:
@@ -80,7 +79,6 @@ class Engine:
         """Ask the server about the model; also settles the FIM template from the name
         the server uses (llama.cpp serves a GGUF path, for example)."""
         check = await self.backend.check_model()
-        self.model_check = check
         resolution = self._resolve(check.model or self.backend.model)
         if resolution.warning and (
             self._resolution is None or self._resolution.warning != resolution.warning

@@ -624,10 +624,6 @@ def _build(values: Mapping[str, Any]) -> Config:
     return Config(**top)
 
 
-def default_config() -> Config:
-    return parse_config({}).config
-
-
 def api_key(config: Config, environ: Mapping[str, str]) -> str:
     """The secret to send, from the named environment variable or the bearer token."""
     if config.api_key_env:
