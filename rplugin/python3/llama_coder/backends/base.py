@@ -78,7 +78,7 @@ class BackendSettings:
     connect_timeout: float = 3.0
     first_chunk_timeout: float = 30.0
     total_timeout: float = 60.0
-    pull_idle_timeout: float = 120.0  # a download that sends nothing for this long failed
+    pull_idle_timeout: float = 300.0  # a download without progress for this long failed
     keep_alive: str | int | float = "30m"  # a Go duration string, or seconds
     send_suffix: bool = False
     max_stop: int = 4
@@ -177,22 +177,28 @@ class Backend(abc.ABC):
         """The error for an ``{"error": ...}`` object inside the stream."""
         return ServerError(f"{self.label} reported an error: {message}")
 
+    async def ready(self) -> None:  # noqa: B027 (a hook: most servers need nothing)
+        """Anything to settle before a request's body can be built (default: nothing)."""
+
     async def stream_texts(
         self,
         path: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         cancel: asyncio.Event | None,
         stats: StreamStats | None,
     ) -> AsyncGenerator[str, None]:
-        """POST ``body`` to ``path`` and yield the text of each event until the last.
+        """POST ``body`` (or what it returns, once :meth:`ready`) to ``path`` and yield
+        the text of each event until the last.
 
         An answer that stops before its end (the final event, or ``[DONE]``) without
         having been cancelled is an error: the server died or a proxy cut it.
         """
+        await self.ready()
         state = StreamState()
         stats = StreamStats() if stats is None else stats
         stats.route = path
-        async with aclosing(self.http.stream(path, body, cancel, state)) as chunks:
+        payload = body() if callable(body) else body
+        async with aclosing(self.http.stream(path, payload, cancel, state)) as chunks:
             objects = sse_objects(chunks, state) if self.sse else ndjson_objects(chunks)
             async with aclosing(objects):
                 async for obj in objects:

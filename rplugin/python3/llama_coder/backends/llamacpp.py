@@ -130,21 +130,21 @@ class LlamaCppBackend(Backend):
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
+        routes = ["/completion"]
         if self._uses_infill(request.allow_server_fim):
+            routes.insert(0, "/infill")
+        for path in routes:
+            body = self.infill_body(request) if path == "/infill" else \
+                self.completion_body(request)
             try:
-                async with aclosing(
-                    self.stream_texts("/infill", self.infill_body(request), cancel, stats)
-                ) as texts:
+                async with aclosing(self.stream_texts(path, body, cancel, stats)) as texts:
                     async for text in texts:
                         yield text
                 return
             except Unsupported:
-                self._no_infill.add(self.model)
-        async with aclosing(
-            self.stream_texts("/completion", self.completion_body(request), cancel, stats)
-        ) as texts:
-            async for text in texts:
-                yield text
+                if path != "/infill":
+                    raise
+                self._no_infill.add(self.model)  # 501 comes before any text
 
     def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
         text = obj.get("content")

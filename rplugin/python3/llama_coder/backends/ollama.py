@@ -127,7 +127,7 @@ class OllamaBackend(Backend):
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
-        return self.stream_texts("/api/generate", self.body(request), cancel, stats)
+        return self.stream_texts("/api/generate", lambda: self.body(request), cancel, stats)
 
     def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
         text = obj.get("response")

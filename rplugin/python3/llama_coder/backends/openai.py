@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any, ClassVar
 
 from llama_coder.backends.base import Backend, Capabilities, Event, ModelCheck, StreamStats
@@ -92,19 +91,17 @@ class OpenAIBackend(Backend):
         body.update(self.extra_body)
         return body
 
-    async def stream(
+    def stream(
         self,
         request: Request,
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
-        if not self.model:
+        return self.stream_texts("/v1/completions", lambda: self.body(request), cancel, stats)
+
+    async def ready(self) -> None:
+        if not self.model:  # the body names the model: ask the server which it serves
             await self.check_model()
-        async with aclosing(
-            self.stream_texts("/v1/completions", self.body(request), cancel, stats)
-        ) as texts:
-            async for text in texts:
-                yield text
 
     def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
         """One event's text; the answer ends with ``[DONE]`` (or a finish_reason)."""
