@@ -7,7 +7,9 @@ import logging
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -129,9 +131,12 @@ def snapshot(name: str) -> Snapshot:
 
 
 async def test_a_hit_does_not_write_on_the_request_path(
-        tmp_path: Path, lock_holder: sqlite3.Connection) -> None:
-    """Another Neovim holds the write lock: a hit is still served at once, and its use
-    is written once the lock is free."""
+        tmp_path: Path, lock_holder: sqlite3.Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Another Neovim holds the write lock and our own write of "b" waits for it: a
+    hit for "a" is still served before that write even gives up its first try, and
+    its use is written once the lock is free."""
+    caplog.set_level(logging.INFO, logger="llama_coder")
     warnings: list[str] = []
     db = tmp_path / "suggestions.sqlite3"
     with OllamaFake(tokens=["1"]) as fake:
@@ -141,14 +146,52 @@ async def test_a_hit_does_not_write_on_the_request_path(
             assert await until(lambda: len(rows(db)) == 1)
             (stored_used,) = (used for _, used in rows(db).values())
             lock_holder.execute("BEGIN IMMEDIATE")
+            await engine.complete(snapshot("b"))  # its write now waits for the lock
             hit = await engine.complete(snapshot("a"))  # memory cache off: from the disk
             assert hit.from_cache and hit.text == "1"
-            assert len(fake.completions()) == 1
+            assert "trying again" not in caplog.text  # the write of "b" is still waiting
+            assert len(fake.completions()) == 2
             lock_holder.execute("COMMIT")
-            assert await until(lambda: next(iter(rows(db).values()))[1] > stored_used)
+            assert await until(lambda: len(rows(db)) == 2, 15)
+            assert await until(lambda: max(used for _, used in rows(db).values())
+                               > stored_used)
+            assert rows(db)[disk_key(engine.source(), *prompt_of(engine, "a"))][1] > \
+                stored_used
         finally:
             await engine.aclose()
     assert warnings == []
+
+
+def test_a_read_does_not_wait_for_a_write_that_waits_for_the_lock(
+        tmp_path: Path, lock_holder: sqlite3.Connection) -> None:
+    cache = DiskCache(tmp_path / "suggestions.sqlite3", 100)
+    cache.put(b"a", "1")
+    lock_holder.execute("BEGIN IMMEDIATE")
+    writer = threading.Thread(target=cache.put, args=(b"b", "2"))
+    writer.start()
+    try:
+        assert wait_until(cache._lock.locked)  # the write waits for the file's lock
+        assert cache.get(b"a") == "1"
+        assert writer.is_alive()  # the read did not wait for the write
+    finally:
+        lock_holder.execute("COMMIT")
+        writer.join()
+    assert set(rows(tmp_path / "suggestions.sqlite3")) == {b"a", b"b"}
+    cache.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def prompt_of(engine: Engine, name: str) -> tuple[str, str]:
+    prompt = engine.plan(snapshot(name)).prompt
+    return prompt.prefix, prompt.suffix
 
 
 async def test_a_locked_file_is_retried_then_left_alone_then_used_again(

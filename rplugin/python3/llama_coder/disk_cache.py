@@ -60,7 +60,8 @@ class DiskCache:
     def __init__(self, path: Path, limit: int) -> None:
         self.path = path
         self.limit = max(1, limit)
-        self._lock = threading.Lock()  # guards the write connection and the noted uses
+        self._lock = threading.Lock()  # guards the write connection (held while it waits)
+        self._uses_lock = threading.Lock()  # guards _uses only: never held while waiting
         self._uses: dict[bytes, float] = {}  # key -> when it was read, not yet written
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
@@ -92,39 +93,47 @@ class DiskCache:
                                    (key,)).fetchone()
         if row is None:
             return None
-        with self._lock:
+        with self._uses_lock:
             self._uses[key] = time.time()
         return str(row[0])
 
     def put(self, key: bytes, suggestion: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # waits up to BUSY_SECONDS for the lock
-            try:
-                self._write_uses()
-                self._db.execute("INSERT OR REPLACE INTO suggestions VALUES (?, ?, ?)",
-                                 (key, suggestion, time.time()))
-                count = int(self._db.execute("SELECT count(*) FROM suggestions").fetchone()[0])
-                if count > self.limit:
-                    self._db.execute(
-                        "DELETE FROM suggestions WHERE key IN (SELECT key FROM suggestions "
-                        "ORDER BY used LIMIT ?)", (count - self.limit,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._uses.clear()
+        self._write(key, suggestion)
 
     def write_uses(self) -> None:
         """Write the uses noted by ``get`` (which the least-recently-used bound reads)."""
-        with self._lock:
-            if not self._uses:
-                return
-            self._write_uses()
-            self._uses.clear()
+        self._write(None, "")
 
-    def _write_uses(self) -> None:
-        self._db.executemany("UPDATE suggestions SET used = ? WHERE key = ?",
-                             [(used, key) for key, used in self._uses.items()])
+    def _write(self, key: bytes | None, suggestion: str) -> None:
+        """One transaction: the noted uses, then the suggestion for ``key`` (if any)."""
+        with self._uses_lock:
+            uses, self._uses = self._uses, {}
+        if key is None and not uses:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # waits up to BUSY_SECONDS for the lock
+                try:
+                    self._db.executemany("UPDATE suggestions SET used = ? WHERE key = ?",
+                                         [(used, k) for k, used in uses.items()])
+                    if key is not None:
+                        self._insert(key, suggestion)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except BaseException:
+                with self._uses_lock:  # not written: keep them for the next write
+                    self._uses = {**uses, **self._uses}
+                raise
+
+    def _insert(self, key: bytes, suggestion: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO suggestions VALUES (?, ?, ?)",
+                         (key, suggestion, time.time()))
+        count = int(self._db.execute("SELECT count(*) FROM suggestions").fetchone()[0])
+        if count > self.limit:
+            self._db.execute("DELETE FROM suggestions WHERE key IN (SELECT key FROM "
+                             "suggestions ORDER BY used LIMIT ?)", (count - self.limit,))
 
     def close(self) -> None:
         with self._lock:
