@@ -309,7 +309,7 @@ async def test_the_ollama_fake_refuses_keep_alive_as_ollama_does(
     backend = make_backend(ollama_fake, "ollama")
     body = {**backend.body(REQUEST), "keep_alive": keep_alive}  # type: ignore[attr-defined]
     with pytest.raises(BadRequest) as info:
-        async for _ in backend.stream_texts("/api/generate", body, None, None):
+        async for _ in backend.stream_texts("/api/generate", lambda: body, None, None):
             pass
     assert str(info.value) == f"the server rejected the request (400): {error}"
 

@@ -183,12 +183,12 @@ class Backend(abc.ABC):
     async def stream_texts(
         self,
         path: str,
-        body: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        body: Callable[[], Mapping[str, Any]],
         cancel: asyncio.Event | None,
         stats: StreamStats | None,
     ) -> AsyncGenerator[str, None]:
-        """POST ``body`` (or what it returns, once :meth:`ready`) to ``path`` and yield
-        the text of each event until the last.
+        """POST what ``body`` returns (built once :meth:`ready` settled what it needs) to
+        ``path`` and yield the text of each event until the last.
 
         An answer that stops before its end (the final event, or ``[DONE]``) without
         having been cancelled is an error: the server died or a proxy cut it.
@@ -197,8 +197,7 @@ class Backend(abc.ABC):
         state = StreamState()
         stats = StreamStats() if stats is None else stats
         stats.route = path
-        payload = body() if callable(body) else body
-        async with aclosing(self.http.stream(path, payload, cancel, state)) as chunks:
+        async with aclosing(self.http.stream(path, body(), cancel, state)) as chunks:
             objects = sse_objects(chunks, state) if self.sse else ndjson_objects(chunks)
             async with aclosing(objects):
                 async for obj in objects:

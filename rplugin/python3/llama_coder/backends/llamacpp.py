@@ -9,6 +9,7 @@ bounded by ``n_predict`` and ``t_max_predict_ms``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -134,10 +135,11 @@ class LlamaCppBackend(Backend):
         if self._uses_infill(request.allow_server_fim):
             routes.insert(0, "/infill")
         for path in routes:
-            body = self.infill_body(request) if path == "/infill" else \
-                self.completion_body(request)
+            body = self.infill_body if path == "/infill" else self.completion_body
             try:
-                async with aclosing(self.stream_texts(path, body, cancel, stats)) as texts:
+                async with aclosing(
+                    self.stream_texts(path, functools.partial(body, request), cancel, stats)
+                ) as texts:
                     async for text in texts:
                         yield text
                 return
