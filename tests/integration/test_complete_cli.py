@@ -27,14 +27,14 @@ def test_prints_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_stdout_is_the_suggestion_after_post_processing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The model repeats the `;` already after the cursor: the editor shows `1`, and so
-    does stdout; the raw stream (`1;`) goes to stderr with --verbose."""
+    does stdout; the text as it streamed (`1;`) goes to stderr with --verbose."""
     source = tmp_path / "a.c"
     source.write_text("int x = ;\n", encoding="utf-8")
     with OllamaFake(tokens=["1", ";"]) as fake:
         assert main([f"{source}:1:9", "--endpoint", fake.url, "--verbose"]) == 0
     out, err = capsys.readouterr()
     assert out == "1\n"
-    assert "--- raw stream:\n1;\n" in err
+    assert "--- streamed (before post-processing):\n1;\n" in err
 
 
 def test_nothing_worth_showing_prints_nothing(

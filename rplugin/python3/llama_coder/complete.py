@@ -5,8 +5,8 @@ For checking a server, a model or a FIM format without Neovim. LINE and COL are
 
 stdout gets exactly the suggestion the editor would show: the text after the stopper
 and post-processing, once the answer is complete (nothing when nothing is worth
-showing). Post-processing can change or drop text already streamed, so the raw
-stream goes to stderr as it arrives, with ``--verbose`` only. Every message on
+showing). Post-processing can change or drop text already streamed, so the text
+as it streams goes to stderr, with ``--verbose`` only. Every message on
 stderr starts with the plugin's name, once.
 """
 
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format")
     parser.add_argument("--config", type=Path, help="JSON file with the keys of setup()")
     parser.add_argument("--verbose", action="store_true",
-                        help="prompt, the raw stream as it arrives, and timings to stderr")
+                        help="prompt, the text as it streams (before post-processing) and "
+                             "timings to stderr")
     parser.add_argument("--version", action="version", version=f"llama-coder {VERSION}")
     return parser
 
@@ -119,8 +120,8 @@ async def run(args: argparse.Namespace) -> int:
             the_plan = engine.plan(snapshot)
             print(f"--- {config.backend} {config.resolved_endpoint} model={engine.backend.model}"
                   f" format={engine.resolution.template.name}", file=sys.stderr)
-            print(f"--- prompt:\n{the_plan.request.client_prompt()}\n--- raw stream:",
-                  file=sys.stderr)
+            print(f"--- prompt:\n{the_plan.request.client_prompt()}", file=sys.stderr)
+            print("--- streamed (before post-processing):", file=sys.stderr)
         completion = await engine.complete(snapshot, on_text=on_text)
     except LlamaCoderError as exc:
         if streamed:
