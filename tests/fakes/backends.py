@@ -45,6 +45,7 @@ class ProtocolFake(FakeHttpServer):
         self.tokens = tokens if tokens is not None else ["x", " = ", "1"]
         self.delay = delay  # seconds before each token
         self.first_delay = 0.0  # extra seconds before the first token (prompt evaluation)
+        self.token_delays: dict[int, float] = {}  # extra seconds before token i
         self.hang_after_tokens = False
         # Send the protocol's final marker, then keep the body open (no terminator)
         # until the client leaves: what a slow last packet looks like.
@@ -63,7 +64,8 @@ class ProtocolFake(FakeHttpServer):
     def token_pieces(self, frame: Callable[[str, int], bytes], final: bytes | None) -> list[Piece]:
         pieces = []
         for i, token in enumerate(self.tokens):
-            delay = self.delay + (self.first_delay if i == 0 else 0.0)
+            delay = (self.delay + (self.first_delay if i == 0 else 0.0)
+                     + self.token_delays.get(i, 0.0))
             pieces.append(Piece(frame(token, i), delay))
         if final is not None and not self.hang_after_tokens:
             pieces.append(Piece(final, self.delay))
@@ -111,6 +113,57 @@ def sse(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
 
+GO_DURATION_UNITS = ("ns", "us", "µs", "μs", "ms", "s", "m", "h")
+DIGITS = "0123456789"
+
+
+def go_duration_error(text: str) -> str | None:
+    """The error Go's time.ParseDuration gives for ``text`` (None: it parses), as
+    Ollama returns it for a keep_alive string: a sign, then numbers each with a unit."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    rest = text[1:] if text[:1] in ("+", "-") else text
+    if rest == "0":
+        return None
+    if not rest:
+        return f"time: invalid duration {quoted}"
+    while rest:
+        i = 0
+        while i < len(rest) and rest[i] in DIGITS:
+            i += 1
+        whole = i > 0
+        fraction = False
+        if i < len(rest) and rest[i] == ".":
+            i += 1
+            start = i
+            while i < len(rest) and rest[i] in DIGITS:
+                i += 1
+            fraction = i > start
+        if not (whole or fraction):
+            return f"time: invalid duration {quoted}"
+        rest = rest[i:]
+        i = 0
+        while i < len(rest) and rest[i] != "." and rest[i] not in DIGITS:
+            i += 1
+        if i == 0:
+            return f"time: missing unit in duration {quoted}"
+        if rest[:i] not in GO_DURATION_UNITS:
+            return f"time: unknown unit {json.dumps(rest[:i], ensure_ascii=False)} in duration " \
+                   f"{quoted}"
+        rest = rest[i:]
+    return None
+
+
+def keep_alive_error(value: Any) -> str | None:
+    """Ollama's api.Duration.UnmarshalJSON: a number is seconds (negative: for ever), a
+    string must be a Go duration; null leaves the default; anything else is refused."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return None
+    if isinstance(value, str):
+        return go_duration_error(value)
+    go_type = {bool: "bool", list: "[]interface {}", dict: "map[string]interface {}"}
+    return f"Unsupported type: '{go_type[type(value)]}'"
+
+
 class OllamaFake(ProtocolFake):
     completion_paths = ("/api/generate",)
 
@@ -119,7 +172,13 @@ class OllamaFake(ProtocolFake):
         self.models = models if models is not None else ["qwen2.5-coder:1.5b-base"]
         self.pull_total = 1000
         self.pull_steps = 4
-        self.pull_delay = 0.0
+        self.pull_delay = 0.0  # seconds before each line of a download
+        # After this many progress steps the download stalls: "repeat" sends the same
+        # progress line every pull_tick seconds (as Ollama does while no byte arrives),
+        # "silent" sends nothing more (as while Ollama verifies a big blob).
+        self.pull_stall_after: int | None = None
+        self.pull_stall = "repeat"
+        self.pull_tick = 0.02
         self.routes = {
             ("GET", "/api/version"): lambda r: Reply.json({"version": "0.12.0"}),
             ("GET", "/"): lambda r: Reply.text("Ollama is running"),
@@ -134,19 +193,29 @@ class OllamaFake(ProtocolFake):
 
     def _pull(self, request: Recorded) -> Reply:
         model = request.body.get("model") or request.body.get("name")
-        lines = [{"status": "pulling manifest"}]
+        lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
         step = self.pull_total // self.pull_steps
         for i in range(1, self.pull_steps + 1):
             lines.append({"status": "pulling abc123", "digest": "sha256:abc123",
                           "total": self.pull_total, "completed": min(self.pull_total, i * step)})
-        lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"},
-                  {"status": "success"}]
+        pieces = [Piece(json.dumps(line).encode() + b"\n", self.pull_delay) for line in lines]
+        if self.pull_stall_after is not None:
+            pieces = pieces[: self.pull_stall_after + 1]
+            if self.pull_stall == "silent":
+                return Reply(200, "application/x-ndjson", pieces, hang=True)
+            last = pieces[-1].data  # repeated until the client gives up
+            pieces += [Piece(last, self.pull_tick) for _ in range(int(600 / self.pull_tick))]
+            return Reply(200, "application/x-ndjson", pieces)
+        pieces += [Piece(json.dumps(line).encode() + b"\n", self.pull_delay) for line in (
+            {"status": "verifying sha256 digest"}, {"status": "writing manifest"},
+            {"status": "success"})]
         self.models.append(model)
-        return Reply(200, "application/x-ndjson",
-                     [Piece(json.dumps(line).encode() + b"\n", self.pull_delay)
-                      for line in lines])
+        return Reply(200, "application/x-ndjson", pieces)
 
     def _generate(self, request: Recorded) -> Reply:
+        refused = keep_alive_error(request.body.get("keep_alive"))
+        if refused is not None:  # Ollama fails to decode the body: 400 before anything else
+            return Reply.json({"error": refused}, 400)
         model = request.body.get("model")
         if not any(m == model or m == f"{model}:latest" for m in self.models):
             return Reply.json({"error": f"model '{model}' not found"}, 404)

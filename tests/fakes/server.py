@@ -55,6 +55,7 @@ class Recorded:
     raw_body: bytes
     received_at: float
     pieces_sent: int = 0
+    replying_at: float | None = None  # the status line was sent; the pieces follow
     finished_at: float | None = None  # the whole reply was written
     disconnected_at: float | None = None  # the client closed before the reply was done
     peer: tuple[str, int] | None = None  # the client's address: same port = same connection
@@ -215,6 +216,7 @@ class FakeHttpServer:
         else:
             head.append(f"Content-Length: {sum(len(p.data) for p in reply.pieces)}")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        request.replying_at = time.monotonic()
         try:
             for piece in reply.pieces:
                 if await self._client_left(reader, piece.delay):

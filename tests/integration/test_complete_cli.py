@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from llama_coder.complete import main
 from tests.fakes.backends import OllamaFake
 
 
-def test_streams_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prints_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "geo.py"
     source.write_text("import math\n\n\ndef area(r):\n    return \n", encoding="utf-8")
     with OllamaFake(tokens=["math.pi", " * r", " ** 2"]) as fake:
@@ -23,10 +24,50 @@ def test_streams_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert prompt.endswith("def area(r):\n    return <|fim_suffix|><|fim_middle|>")
 
 
+def test_stdout_is_the_suggestion_after_post_processing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The model repeats the `;` already after the cursor: the editor shows `1`, and so
+    does stdout; the text as it streamed (`1;`) goes to stderr with --verbose."""
+    source = tmp_path / "a.c"
+    source.write_text("int x = ;\n", encoding="utf-8")
+    with OllamaFake(tokens=["1", ";"]) as fake:
+        assert main([f"{source}:1:9", "--endpoint", fake.url, "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "1\n"
+    assert "--- streamed (before post-processing):\n1;\n" in err
+
+
+def test_nothing_worth_showing_prints_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("def f():\n    \n    return 1\n", encoding="utf-8")
+    with OllamaFake(tokens=["return 1\n"]) as fake:  # only repeats the next line
+        assert main([f"{source}:2:5", "--endpoint", fake.url]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "llama-coder: the model's answer left nothing worth showing here\n"
+
+
+def test_every_message_names_the_plugin_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n", encoding="utf-8")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"max_lines": 0}), encoding="utf-8")
+    with OllamaFake() as fake:
+        url = fake.url
+    assert main([f"{source}:1:1", "--endpoint", url, "--config", str(config)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("llama-coder: max_lines must be an integer >= 1, got 0")
+    assert lines[-1].startswith("llama-coder: cannot reach ")
+    for line in lines:
+        assert line.startswith("llama-coder: ") and line.count("llama") == 1, line
+
+
 def test_bad_location_and_unreachable_server(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nowhere"]) == 2
-    assert "expected FILE:LINE:COL" in capsys.readouterr().err
+    assert capsys.readouterr().err == "llama-coder: expected FILE:LINE:COL, got 'nowhere'\n"
     source = tmp_path / "a.py"
     source.write_text("x = 1\n", encoding="utf-8")
     with OllamaFake() as fake:

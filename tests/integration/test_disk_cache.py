@@ -1,16 +1,37 @@
-"""The on-disk cache: bounded, and safe with two Neovim instances writing at once."""
+"""The on-disk cache: bounded, safe with two Neovim instances writing at once, never a
+write on the request path, and a locked or broken file costs a pause, not the session."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
+from llama_coder import disk_cache
 from llama_coder.core.cache import Source
+from llama_coder.core.config import parse_config
+from llama_coder.core.prompt import Snapshot
 from llama_coder.disk_cache import DiskCache, default_dir, disk_key
+from llama_coder.engine import Engine
+from tests.fakes.backends import OllamaFake
+from tests.fakes.server import until
 
 SRC = Source("ollama", "http://127.0.0.1:11434", "qwen2.5-coder:1.5b", "qwen")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def rows(db: Path) -> dict[bytes, tuple[str, float]]:
+    """What the file holds, read through a connection of its own."""
+    with sqlite3.connect(db) as conn:
+        return {key: (text, used) for key, text, used in
+                conn.execute("SELECT key, suggestion, used FROM suggestions")}
 
 
 def test_round_trip_lru_bound_and_private_file(tmp_path: Path) -> None:
@@ -19,7 +40,7 @@ def test_round_trip_lru_bound_and_private_file(tmp_path: Path) -> None:
         cache.put(disk_key(SRC, f"p{i}", ""), f"s{i}")
     assert cache.get(disk_key(SRC, "p0", "")) == "s0"  # p0 is now the most recent
     cache.put(disk_key(SRC, "p3", ""), "s3")
-    assert len(cache) == 3
+    assert len(rows(tmp_path / "c" / "suggestions.sqlite3")) == 3
     assert cache.get(disk_key(SRC, "p1", "")) is None  # the least recently used went
     assert cache.get(disk_key(SRC, "p0", "")) == "s0"
     other = Source("ollama", "http://127.0.0.1:11434", "codellama:7b", "codellama")
@@ -57,19 +78,14 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 and out.strip() == "ok", err
+    assert len(rows(db)) == 500  # both wrote 400; bounded to the limit
     cache = DiskCache(db, limit=500)
-    assert len(cache) == 500  # both wrote 400; bounded to the limit
     src = Source("ollama", "e", "m", "qwen")
     assert cache.get(disk_key(src, "a-399", "")) == "a-399"
     assert cache.get(disk_key(src, "b-399", "")) == "b-399"
 
 
 async def test_an_unusable_cache_file_is_said_once_and_memory_goes_on(tmp_path: Path) -> None:
-    from llama_coder.core.config import parse_config
-    from llama_coder.core.prompt import Snapshot
-    from llama_coder.engine import Engine
-    from tests.fakes.backends import OllamaFake
-
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     warnings: list[str] = []
@@ -83,3 +99,144 @@ async def test_an_unusable_cache_file_is_said_once_and_memory_goes_on(tmp_path: 
         finally:
             await engine.aclose()
     assert len(warnings) == 1 and "cache.disk" in warnings[0] and "memory only" in warnings[0]
+    assert not warnings[0].startswith("llama")  # the caller adds the plugin's name
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def lock_holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another program's connection to the cache file; ``BEGIN IMMEDIATE`` on it holds
+    the write lock until it commits."""
+    db = tmp_path / "suggestions.sqlite3"
+    DiskCache(db, 100).close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def engine_for(fake: OllamaFake, tmp_path: Path, warnings: list[str]) -> Engine:
+    config = parse_config({"endpoint": fake.url, "cache": {"disk": True, "size": 0}}).config
+    return Engine(config, {"LLAMA_CODER_CACHE_DIR": str(tmp_path)}, warn=warnings.append)
+
+
+def snapshot(name: str) -> Snapshot:
+    return Snapshot([f"{name} = "], 0, 0, len(name) + 3, "a.py", "python")
+
+
+async def test_a_hit_does_not_write_on_the_request_path(
+        tmp_path: Path, lock_holder: sqlite3.Connection,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Another Neovim holds the write lock and our own write of "b" waits for it: a
+    hit for "a" is still served before that write even gives up its first try, and
+    its use is written once the lock is free."""
+    caplog.set_level(logging.INFO, logger="llama_coder")
+    warnings: list[str] = []
+    db = tmp_path / "suggestions.sqlite3"
+    with OllamaFake(tokens=["1"]) as fake:
+        engine = engine_for(fake, tmp_path, warnings)
+        try:
+            assert (await engine.complete(snapshot("a"))).text == "1"
+            assert await until(lambda: len(rows(db)) == 1)
+            (stored_used,) = (used for _, used in rows(db).values())
+            lock_holder.execute("BEGIN IMMEDIATE")
+            await engine.complete(snapshot("b"))  # its write now waits for the lock
+            hit = await engine.complete(snapshot("a"))  # memory cache off: from the disk
+            assert hit.from_cache and hit.text == "1"
+            assert "trying again" not in caplog.text  # the write of "b" is still waiting
+            assert len(fake.completions()) == 2
+            lock_holder.execute("COMMIT")
+            assert await until(lambda: len(rows(db)) == 2, 15)
+            assert await until(lambda: max(used for _, used in rows(db).values())
+                               > stored_used)
+            assert rows(db)[disk_key(engine.source(), *prompt_of(engine, "a"))][1] > \
+                stored_used
+        finally:
+            await engine.aclose()
+    assert warnings == []
+
+
+def test_a_read_does_not_wait_for_a_write_that_waits_for_the_lock(
+        tmp_path: Path, lock_holder: sqlite3.Connection) -> None:
+    cache = DiskCache(tmp_path / "suggestions.sqlite3", 100)
+    cache.put(b"a", "1")
+    lock_holder.execute("BEGIN IMMEDIATE")
+    writer = threading.Thread(target=cache.put, args=(b"b", "2"))
+    writer.start()
+    try:
+        assert wait_until(cache._lock.locked)  # the write waits for the file's lock
+        assert cache.get(b"a") == "1"
+        assert writer.is_alive()  # the read did not wait for the write
+    finally:
+        lock_holder.execute("COMMIT")
+        writer.join()
+    assert set(rows(tmp_path / "suggestions.sqlite3")) == {b"a", b"b"}
+    cache.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def prompt_of(engine: Engine, name: str) -> tuple[str, str]:
+    prompt = engine.plan(snapshot(name)).prompt
+    return prompt.prefix, prompt.suffix
+
+
+async def test_a_locked_file_is_retried_then_left_alone_then_used_again(
+        tmp_path: Path, lock_holder: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(disk_cache, "BUSY_SECONDS", 0.05)
+    caplog.set_level(logging.INFO, logger="llama_coder")
+    warnings: list[str] = []
+    db = tmp_path / "suggestions.sqlite3"
+    with OllamaFake(tokens=["1"]) as fake:
+        engine = engine_for(fake, tmp_path, warnings)
+        assert engine.disk is not None
+        clock = Clock()
+        engine.disk.backoff.clock = clock
+        try:
+            lock_holder.execute("BEGIN IMMEDIATE")
+            await engine.complete(snapshot("a"))  # its write finds the file locked, twice
+            assert await until(lambda: len(warnings) == 1)
+            assert "locked; trying again" in caplog.text
+            assert "tried again in 30 s" in warnings[0]
+            lock_holder.execute("COMMIT")
+            await engine.complete(snapshot("b"))  # within the pause: the disk is left alone
+            clock.now += 31
+            await engine.complete(snapshot("c"))  # the pause is over: written again
+            prompt = engine.plan(snapshot("c")).prompt
+            key = disk_key(engine.source(), prompt.prefix, prompt.suffix)
+            assert await until(lambda: key in rows(db))
+            assert (await engine.complete(snapshot("c"))).from_cache  # and read again
+            assert len(fake.completions()) == 3
+        finally:
+            await engine.aclose()
+    assert set(rows(db)) == {key}  # "a" found the file locked, "b" came during the pause
+    assert len(warnings) == 1  # one message, however often it fails
+
+
+def test_the_pause_doubles_while_the_file_keeps_failing_and_resets_on_success() -> None:
+    clock = Clock()
+    backoff = disk_cache.Backoff(clock)
+    pauses = []
+    for _ in range(7):
+        pause, _ = backoff.failed()
+        pauses.append(pause)
+        assert not backoff.open()
+        clock.now += pause
+        assert backoff.open()
+    assert pauses == [30, 60, 120, 240, 480, 600, 600]
+    backoff.succeeded()
+    assert backoff.failed() == (30, False)  # told once per session

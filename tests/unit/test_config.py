@@ -3,16 +3,22 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llama_coder.core.config import (
     OPTIONS,
     SCHEMA,
     Config,
+    _check,
     api_key,
-    default_config,
     normalise_endpoint,
     parse_config,
 )
+
+
+def default_config() -> Config:
+    return parse_config({}).config
 
 
 def test_defaults_match_llama_coder() -> None:
@@ -56,8 +62,7 @@ def test_bad_value_names_key_and_falls_back() -> None:
     assert result.config.notebook.cell_output_limit == 256
     assert result.config.max_lines == 16
     assert (
-        "notebook.cell_output_limit must be an integer >= 0, got 'x'; "
-        "using the default 256"
+        "notebook.cell_output_limit must be an integer >= 0, got 'x'; using the default 256"
     ) in result.problems
     assert any(p.startswith("max_lines must be an integer >= 1, got 0")
                for p in result.problems)
@@ -148,9 +153,80 @@ def test_secret_never_in_repr_and_env_wins() -> None:
     assert api_key(cfg, {}) == "tok-123"
 
 
-def test_garbage_input_never_raises() -> None:
-    for raw in (None, {}, {"notebook": 3}, {"context": {"prefix_lines": None}}, {1: 2}):
-        parse_config(raw)  # type: ignore[arg-type]
+@pytest.mark.parametrize(("raw", "named"), [
+    (None, None), ({}, None), ([], None),
+    ({"notebook": 3}, "notebook must be a table of options, got 3"),
+    ({"context": {"prefix_lines": None}}, "context.prefix_lines must be an integer"),
+    ({1: 2}, "unknown option 1"),
+    ({"ui": "yes"}, "ui must be a table of options, got 'yes'"),
+])
+def test_garbage_input_gives_defaults_and_names_the_key(raw: object, named: str | None) -> None:
+    result = parse_config(raw)  # type: ignore[arg-type]
+    assert result.config == default_config()
+    if named is None:
+        assert result.problems == []
+    else:
+        assert len(result.problems) == 1 and named in result.problems[0]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(set(OPTIONS) - {"routes", "fallback", "endpoint", "backend"})),
+       JSON_VALUES)
+def test_any_value_is_taken_or_refused_with_one_message_naming_it(key: str, value: object) -> None:
+    """The invariant behind "bad input gets one clear message and loses nothing": a
+    value is either used as cleaned, or reported once (naming its key) and the default
+    kept; never an exception. (routes, fallback, and endpoint and backend, which are
+    checked together, have tests of their own.)"""
+    result = parse_config(_nest(key, value))
+    cleaned, problem = _check(OPTIONS[key], value)
+    section, _, leaf = key.partition(".")
+    got = getattr(getattr(result.config, section), leaf) if leaf else \
+        getattr(result.config, section)
+    if problem is None:
+        assert result.problems == []
+        assert got == cleaned
+    else:
+        assert len(result.problems) == 1 and problem in result.problems[0]
+        assert got == OPTIONS[key].default
+
+
+@pytest.mark.parametrize("section", ["ui", "keymap", "timeout", "ollama", "context"])
+def test_a_section_given_as_an_empty_table_is_accepted_silently(section: str) -> None:
+    result = parse_config({section: []})  # an empty Lua table arrives as an empty list
+    assert result.problems == []
+    assert result.config == default_config()
+    route = parse_config({"routes": {"lua": {"timeout": []}}})
+    assert route.problems == []
+
+
+@pytest.mark.parametrize(("given", "sent"), [
+    (-1, -1), ("-1", -1), (" 300 ", 300), ("0", 0), (1.5, 1.5), ("2.5", 2.5), (0, 0),
+    ("30m", "30m"), ("-1m", "-1m"), ("1h30m", "1h30m"), ("1.5h", "1.5h"), ("500ms", "500ms"),
+    ("+5s", "+5s"), ("2562047h", "2562047h"),
+])
+def test_keep_alive_takes_what_ollama_parses(given: object, sent: object) -> None:
+    result = parse_config({"ollama": {"keep_alive": given}})
+    assert result.problems == []
+    assert result.config.ollama.keep_alive == sent
+    assert type(result.config.ollama.keep_alive) is type(sent)
+
+
+@pytest.mark.parametrize("given", ["for ever", "5 m", "1d", "m", "", ".m", "-", True,
+                                   "2562048h", ["30m"], float("inf")])
+def test_keep_alive_that_ollama_would_refuse_names_the_key(given: object) -> None:
+    result = parse_config({"ollama": {"keep_alive": given}})
+    assert result.config.ollama.keep_alive == "30m"
+    assert len(result.problems) == 1
+    assert "ollama.keep_alive must be a number of seconds" in result.problems[0]
+    assert "duration with a unit such as '30m'" in result.problems[0]
 
 
 def test_routes_and_fallback_take_server_keys_over_the_top_level() -> None:

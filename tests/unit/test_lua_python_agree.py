@@ -11,13 +11,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llama_coder.core.config import default_config
+from llama_coder.core.config import parse_config
 from llama_coder.core.notebook import is_percent_notebook
 from llama_coder.core.prompt import window
 from tests.conftest import ROOT
 from tests.e2e.harness import nvim_binary
 
-CONTEXT = default_config().context
+CONTEXT = parse_config({}).config.context
 
 
 @given(row=st.integers(0, 100_000), prefix_lines=st.integers(0, 500))

@@ -15,7 +15,15 @@ def run(chunks: list[str], max_lines: int = 16, stop: tuple[str, ...] = (),
         syntax: Syntax | None = PY, closable: str = "", indent: int = 0
         ) -> tuple[str, Stopper]:
     stopper = Stopper(max_lines, stop, Lexer(syntax) if syntax else None, closable, indent)
-    return stopper.feed_all(chunks), stopper
+    return feed_all(stopper, chunks), stopper
+
+
+def feed_all(stopper: Stopper, chunks: list[str]) -> str:
+    """The suggestion for these chunks, fed as the engine feeds a stream."""
+    for chunk in chunks:
+        if stopper.feed(chunk):
+            break
+    return stopper.finish()
 
 
 def test_mismatched_closer_stops_and_is_not_kept() -> None:
@@ -132,11 +140,11 @@ def test_any_chunking_gives_the_same_result(
 
 def test_dedent_below_the_cursor_line_ends_the_suggestion() -> None:
     stopper = Stopper(16, (), Lexer(PY), min_indent=4)
-    text = stopper.feed_all(["x * 2\n", "    y = 1\n\ndef other():\n    pass"])
+    text = feed_all(stopper, ["x * 2\n", "    y = 1\n\ndef other():\n    pass"])
     assert text == "x * 2\n    y = 1\n\n"
     assert stopper.reason == "dedent"
 
 
 def test_dedent_inside_open_brackets_does_not_stop() -> None:
     stopper = Stopper(16, (), Lexer(PY), min_indent=4)
-    assert stopper.feed_all(["f(\n1)\n    z"]) == "f(\n1)\n    z"
+    assert feed_all(stopper, ["f(\n1)\n    z"]) == "f(\n1)\n    z"

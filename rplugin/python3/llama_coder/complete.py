@@ -1,7 +1,13 @@
-"""``llama-coder-complete FILE:LINE:COL``: one suggestion from your server, streamed to stdout.
+"""``llama-coder-complete FILE:LINE:COL``: one suggestion from your server, on stdout.
 
 For checking a server, a model or a FIM format without Neovim. LINE and COL are
 1-based, as Neovim shows them (COL counts bytes, like Neovim's ``col('.')``).
+
+stdout gets exactly the suggestion the editor would show: the text after the stopper
+and post-processing, once the answer is complete (nothing when nothing is worth
+showing). Post-processing can change or drop text already streamed, so the text
+as it streams goes to stderr, with ``--verbose`` only. Every message on
+stderr starts with the plugin's name, once.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ def parse_location(text: str) -> tuple[Path, int, int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llama-coder-complete",
-        description="Stream one code suggestion for FILE at LINE:COL from your model server.",
+        description="Print the code suggestion your model server gives for FILE at LINE:COL, "
+                    "as the editor would show it.",
     )
     parser.add_argument("location", help="FILE:LINE:COL (1-based, COL in bytes)")
     parser.add_argument("--backend", choices=BACKENDS)
@@ -40,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model")
     parser.add_argument("--format")
     parser.add_argument("--config", type=Path, help="JSON file with the keys of setup()")
-    parser.add_argument("--verbose", action="store_true", help="prompt and timings to stderr")
+    parser.add_argument("--verbose", action="store_true",
+                        help="prompt, the text as it streams (before post-processing) and "
+                             "timings to stderr")
     parser.add_argument("--version", action="version", version=f"llama-coder {VERSION}")
     return parser
 
@@ -61,6 +70,14 @@ def snapshot_for(path: Path, line: int, col: int, context: ContextConfig) -> Sna
     return Snapshot(lines[start:end], start, row, char_col, rel)
 
 
+NAME = "llama-coder: "
+
+
+def say(message: str) -> None:
+    """A message for the user on stderr, starting with the plugin's name (once)."""
+    print(NAME + message, file=sys.stderr)
+
+
 async def run(args: argparse.Namespace) -> int:
     raw: dict[str, Any] = {}
     if args.config:
@@ -71,52 +88,57 @@ async def run(args: argparse.Namespace) -> int:
             raw[key] = value
     result = parse_config(raw)
     for problem in result.problems:
-        print(problem, file=sys.stderr)
+        say(problem)
     config = result.config
     try:
         location = parse_location(args.location)
     except ValueError as exc:
-        print(f"llama_coder: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     path, line, col = location
     if not path.is_file():
-        print(f"llama_coder: no such file: {path}", file=sys.stderr)
+        say(f"no such file: {path}")
         return 2
     snapshot = snapshot_for(path, line, col, config.context)
 
-    engine = Engine(config, warn=lambda msg: print(f"llama_coder: {msg}", file=sys.stderr))
-    shown = 0
+    engine = Engine(config, warn=say)
+    streamed = 0
 
     def on_text(text: str) -> None:
-        nonlocal shown
-        if len(text) > shown:
-            sys.stdout.write(text[shown:])
-            sys.stdout.flush()
-            shown = len(text)
+        nonlocal streamed
+        if args.verbose and len(text) > streamed:
+            sys.stderr.write(text[streamed:])
+            sys.stderr.flush()
+            streamed = len(text)
 
     try:
         check = await engine.check_model()
         if check.status == "missing":
-            print(f"llama_coder: {check.message}", file=sys.stderr)
+            say(check.message)
             return 1
         if args.verbose:
             the_plan = engine.plan(snapshot)
             print(f"--- {config.backend} {config.resolved_endpoint} model={engine.backend.model}"
                   f" format={engine.resolution.template.name}", file=sys.stderr)
-            print(f"--- prompt:\n{the_plan.request.client_prompt()}\n---", file=sys.stderr)
+            print(f"--- prompt:\n{the_plan.request.client_prompt()}", file=sys.stderr)
+            print("--- streamed (before post-processing):", file=sys.stderr)
         completion = await engine.complete(snapshot, on_text=on_text)
     except LlamaCoderError as exc:
-        print(f"\nllama_coder: {exc}", file=sys.stderr)
+        if streamed:
+            sys.stderr.write("\n")
+        say(str(exc))
         return 1
     finally:
         await engine.aclose()
-    sys.stdout.write("\n")
+    if completion.text:
+        sys.stdout.write(completion.text + "\n")
     if args.verbose:
         s = completion.stats
-        print(f"--- route={s.route} first_chunk_ms={completion.first_chunk_ms} "
+        print(f"\n--- route={s.route} first_chunk_ms={completion.first_chunk_ms} "
               f"total_ms={completion.elapsed_ms:.0f} prompt_tokens={s.prompt_tokens} "
               f"cached_tokens={s.cached_tokens} predicted={s.predicted_tokens}", file=sys.stderr)
-        print(f"--- after post-processing: {completion.text!r}", file=sys.stderr)
+    if not completion.text:
+        say("the model's answer left nothing worth showing here")
     return 0 if completion.text else 1
 
 

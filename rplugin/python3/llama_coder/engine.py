@@ -7,12 +7,9 @@ never imports pynvim.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +24,7 @@ from llama_coder.core.config import Config
 from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
 from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
-from llama_coder.disk_cache import DiskCache, default_dir, disk_key
-from llama_coder.log import LOGGER
+from llama_coder.disk_cache import BackgroundDiskCache, default_dir, disk_key
 
 REPO = Path.cwd().name  # the project, as repo-level prompts name it (Neovim's directory)
 
@@ -62,45 +58,12 @@ class Engine:
         self.cache = SuggestionCache(config.cache.size)
         self._lexers = LexerMemo()
         self._warn = warn or (lambda message: None)
-        self._disk: Future[DiskCache] | None = None  # opened in the thread below
-        self._io: ThreadPoolExecutor | None = None  # the disk cache's one thread
-        self._disk_path = Path()
+        self.disk: BackgroundDiskCache | None = None
         if config.cache.disk:
-            self._open_disk(default_dir(dict(os.environ if environ is None else environ)))
+            directory = default_dir(dict(os.environ if environ is None else environ))
+            self.disk = BackgroundDiskCache(directory / "suggestions.sqlite3",
+                                            config.cache.disk_size, self._warn)
         self._resolution: Resolution | None = None
-        self.model_check: ModelCheck | None = None
-
-    def _open_disk(self, directory: Path) -> None:
-        """Open the disk cache in its own thread: the file may be busy or slow."""
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="llama-coder-disk")
-        self._disk_path = directory / "suggestions.sqlite3"
-        self._disk = self._io.submit(DiskCache, self._disk_path, self.config.cache.disk_size)
-
-    async def _disk_get(self, key: bytes) -> str | None:
-        disk, io = self._disk, self._io
-        if disk is None or io is None:
-            return None
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                io, lambda: disk.result().get(key))
-        except (OSError, sqlite3.Error) as exc:
-            self._warn(f"cache.disk: cannot use {self._disk_path} ({exc}); "
-                       "suggestions are cached in memory only")
-            self._disk = None
-            return None
-
-    def _disk_put(self, key: bytes, text: str) -> None:
-        disk, io = self._disk, self._io
-        if disk is None or io is None:
-            return
-
-        def put() -> None:
-            try:
-                disk.result().put(key, text)
-            except (OSError, sqlite3.Error) as exc:
-                LOGGER.warning("disk cache write failed: %s", exc)
-
-        io.submit(put)
 
     @property
     def resolution(self) -> Resolution:
@@ -116,7 +79,6 @@ class Engine:
         """Ask the server about the model; also settles the FIM template from the name
         the server uses (llama.cpp serves a GGUF path, for example)."""
         check = await self.backend.check_model()
-        self.model_check = check
         resolution = self._resolve(check.model or self.backend.model)
         if resolution.warning and (
             self._resolution is None or self._resolution.warning != resolution.warning
@@ -171,8 +133,8 @@ class Engine:
         prompt = the_plan.prompt
         cached = None if variant else self.cache.get_continuation(
             source, prompt.prefix, prompt.suffix)
-        if cached is None and self._disk is not None and not variant:
-            cached = await self._disk_get(disk_key(source, prompt.prefix, prompt.suffix))
+        if cached is None and self.disk is not None and not variant:
+            cached = await self.disk.get(disk_key(source, prompt.prefix, prompt.suffix))
             if cached is not None:
                 self.cache.put(source, prompt.prefix, prompt.suffix, cached)
         if cached is not None:
@@ -197,17 +159,13 @@ class Engine:
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
-            if self._disk is not None:
-                self._disk_put(disk_key(source, prompt.prefix, prompt.suffix), text)
+            if self.disk is not None:
+                self.disk.put(disk_key(source, prompt.prefix, prompt.suffix), text)
         return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
                           elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
 
     async def aclose(self) -> None:
         await self.backend.aclose()
-        disk, io = self._disk, self._io
-        self._disk = None
-        if disk is not None and io is not None:
-            with contextlib.suppress(Exception):  # after the writes already queued
-                await asyncio.get_running_loop().run_in_executor(
-                    io, lambda: disk.result().close())
-            io.shutdown(wait=False)
+        disk, self.disk = self.disk, None
+        if disk is not None:
+            await disk.aclose()

@@ -1,14 +1,22 @@
-"""The engine's log file: readable by the user only, secrets masked, never the screen."""
+"""The engine's log file: readable by the user only, secrets masked, never the screen.
+
+Its size is bounded: past ``MAX_BYTES`` it is renamed to ``.1`` (the previous ``.1``
+to ``.2``, and so on) and a new one begins, so the files never hold more than
+``(BACKUPS + 1) * MAX_BYTES``.
+"""
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 from pathlib import Path
 
 LOGGER = logging.getLogger("llama_coder")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "error": logging.ERROR}
+MAX_BYTES = 1_000_000
+BACKUPS = 2
 
 
 class SecretFilter(logging.Filter):
@@ -34,6 +42,19 @@ class SecretFilter(logging.Filter):
 SECRETS = SecretFilter()
 
 
+def _create_private(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _rotate(source: str, dest: str) -> None:
+    """Rename the full file away and create its successor readable by the user only
+    (the handler then opens it for appending)."""
+    os.replace(source, dest)
+    _create_private(source)
+
+
 def setup_logging(path: str | None, level: str = "info") -> None:
     """Log to ``path`` (created with mode 0600), or nowhere when there is no path."""
     LOGGER.setLevel(LEVELS.get(level, logging.INFO))
@@ -45,10 +66,10 @@ def setup_logging(path: str | None, level: str = "info") -> None:
         LOGGER.addHandler(logging.NullHandler())
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    _create_private(path)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    handler.rotator = _rotate
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.addFilter(SECRETS)
     LOGGER.addHandler(handler)

@@ -1,27 +1,29 @@
-"""The contract every server backend fulfils, and what it reports back."""
+"""The contract every server backend fulfils, what it reports back, and what they share:
+one timed probe, one stream loop, the model name the server serves."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 
-from llama_coder.backends.http import HttpSession
+from llama_coder.backends.http import HttpSession, StreamState
+from llama_coder.backends.streaming import error_text, ndjson_objects, sse_objects
 from llama_coder.core.completion import Request
-from llama_coder.core.errors import Unsupported
+from llama_coder.core.errors import LlamaCoderError, ServerError, Unsupported
 
 ModelStatus = Literal["present", "missing", "unknown"]
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    can_pull: bool = False
-    server_fim: bool = False  # the server can build the FIM prompt from the model's tokens
-    extra_context: bool = False  # accepts extra context chunks (other files)
+    can_pull: bool = False  # the server can download a missing model (pull_model)
     max_stop: int | None = None  # most stop strings the server takes; None: no limit
 
 
@@ -76,18 +78,39 @@ class BackendSettings:
     connect_timeout: float = 3.0
     first_chunk_timeout: float = 30.0
     total_timeout: float = 60.0
-    keep_alive: str = "30m"
+    pull_idle_timeout: float = 300.0  # a download without progress for this long failed
+    keep_alive: str | int | float = "30m"  # a Go duration string, or seconds
     send_suffix: bool = False
     max_stop: int = 4
     t_max_predict_ms: int = 1000
     ca_bundle: str = ""  # extra CA certificates (PEM) for https endpoints
 
 
+@dataclass(frozen=True)
+class Event:
+    """What one streamed object says: text to add, and whether it was the last one."""
+
+    text: str = ""
+    final: bool = False
+
+
 class Backend(abc.ABC):
-    """One kind of server. Implementations live one per file, listed in the registry."""
+    """One kind of server. Implementations live one per file, listed in the registry.
+
+    Subclasses say how to reach the server (:meth:`health`) and how to read one object
+    of its stream (:meth:`read_event`); probing, the stream loop with its end check and
+    the served model's name are here, once.
+    """
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # How messages name the server ("llama-server", "Ollama").
+    label: ClassVar[str] = "the server"
+    # True: the stream is server-sent events; False: newline-delimited JSON.
+    sse: ClassVar[bool] = True
+    # The model asked for when the configuration leaves `model` empty and the server
+    # does not say which it serves.
+    default_model: ClassVar[str] = ""
     # Advice for users whose model is missing on a server that cannot download it.
     install_hint: ClassVar[str] = ""
 
@@ -97,15 +120,31 @@ class Backend(abc.ABC):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        self.http = HttpSession(settings, transport)
+        self.http = HttpSession(settings, transport, self.base_url(settings.endpoint))
+        self.served_model = ""  # the model the server said it serves (check_model)
+
+    @classmethod
+    def base_url(cls, endpoint: str) -> str:
+        """What request paths are appended to."""
+        return endpoint
 
     @property
     def model(self) -> str:
-        return self.settings.model
+        """The model requests name: the configured one, else the one the server serves."""
+        return self.settings.model or self.served_model or self.default_model
 
-    @abc.abstractmethod
     async def probe(self) -> Probe:
         """Is the server there, and how long does it take to answer?"""
+        start = time.perf_counter()
+        try:
+            reachable, detail = await self.health()
+        except LlamaCoderError as exc:
+            reachable, detail = False, str(exc)
+        return Probe(reachable, (time.perf_counter() - start) * 1000, detail)
+
+    @abc.abstractmethod
+    async def health(self) -> tuple[bool, str]:
+        """One request that tells whether the server answers: (reachable, detail)."""
 
     @abc.abstractmethod
     async def check_model(self, model: str | None = None) -> ModelCheck:
@@ -128,6 +167,51 @@ class Backend(abc.ABC):
     ) -> AsyncGenerator[str, None]:
         """The suggestion's text as it arrives. Setting ``cancel`` (or cancelling the
         task) closes the connection at once."""
+
+    @abc.abstractmethod
+    def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
+        """One object of the stream: its text, and whether it ends the answer; fills in
+        ``stats`` where the server reports them. An ``error`` object is not passed here."""
+
+    def stream_error(self, message: str) -> LlamaCoderError:
+        """The error for an ``{"error": ...}`` object inside the stream."""
+        return ServerError(f"{self.label} reported an error: {message}")
+
+    async def ready(self) -> None:  # noqa: B027 (a hook: most servers need nothing)
+        """Anything to settle before a request's body can be built (default: nothing)."""
+
+    async def stream_texts(
+        self,
+        path: str,
+        body: Callable[[], Mapping[str, Any]],
+        cancel: asyncio.Event | None,
+        stats: StreamStats | None,
+    ) -> AsyncGenerator[str, None]:
+        """POST what ``body`` returns (built once :meth:`ready` settled what it needs) to
+        ``path`` and yield the text of each event until the last.
+
+        An answer that stops before its end (the final event, or ``[DONE]``) without
+        having been cancelled is an error: the server died or a proxy cut it.
+        """
+        await self.ready()
+        state = StreamState()
+        stats = StreamStats() if stats is None else stats
+        stats.route = path
+        async with aclosing(self.http.stream(path, body(), cancel, state)) as chunks:
+            objects = sse_objects(chunks, state) if self.sse else ndjson_objects(chunks)
+            async with aclosing(objects):
+                async for obj in objects:
+                    if "error" in obj:
+                        raise self.stream_error(error_text(obj["error"]))
+                    event = self.read_event(obj, stats)
+                    if event.text:
+                        yield event.text
+                    if event.final:
+                        state.complete = True
+                        return
+        if not (state.complete or stats.stop_reason or (cancel is not None and cancel.is_set())):
+            raise ServerError(
+                f"{self.label}'s answer ended before its end marker (did the server stop?)")
 
     def fim_side(self, allow_server_fim: bool) -> str:
         """Who builds the FIM prompt for a request (shown by :LlamaCoderStatus)."""

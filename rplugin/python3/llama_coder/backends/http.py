@@ -2,8 +2,9 @@
 
 A stream is read chunk by chunk in the consumer's task, watched by a watchdog
 that interrupts the read in progress when the cancel event is set or a deadline
-(first chunk, total) passes, so the connection closes at once, whatever the server
-is doing. The connect timeout is httpx's own.
+(first chunk, total; or, for a download, a time without anything new) passes, so the
+connection closes at once, whatever the server is doing. The connect timeout is
+httpx's own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from llama_coder.core.errors import (
     BadRequest,
     ConfigError,
     ConnectTimeout,
+    DownloadStalled,
     FirstChunkTimeout,
     LlamaCoderError,
     MalformedStream,
@@ -44,7 +46,7 @@ T = TypeVar("T")
 
 
 class _Fired(Exception):
-    """The watchdog ended a read: ``kind`` is "cancel", "first" or "total"."""
+    """The watchdog ended a read: ``kind`` is "cancel", "first", "total" or "idle"."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
@@ -236,11 +238,14 @@ class HttpSession:
     """
 
     def __init__(
-        self, settings: BackendSettings, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: BackendSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        base: str | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoint = settings.endpoint
-        self._base = settings.endpoint.rstrip("/")
+        self.endpoint = settings.endpoint  # as the user wrote it, for messages
+        self._base = (settings.endpoint if base is None else base).rstrip("/")
         self._headers = {"User-Agent": "llama-coder.nvim", "Accept": "*/*"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -250,7 +255,11 @@ class HttpSession:
             write=settings.connect_timeout,
             pool=settings.connect_timeout,
         ).as_dict()
+        # A download has no total deadline and its reads wait as long as the watchdog lets
+        # them.
+        self._no_read_timeout = {**self._timeouts, "read": None}
         self._tasks: set[asyncio.Task[None]] = set()  # streams finishing in the background
+        self._open_responses = 0  # streamed responses not yet closed (each holds a connection)
         self.transport = transport or httpx.AsyncHTTPTransport(
             verify=tls_context(settings.ca_bundle), trust_env=False
         )
@@ -263,11 +272,11 @@ class HttpSession:
             await asyncio.wait(tasks)
         await self.transport.aclose()
 
-    def open_connections(self) -> int | None:
-        """Connections in httpx's pool (for leak checks); None when it cannot tell."""
-        pool = getattr(self.transport, "_pool", None)
-        connections = getattr(pool, "connections", None)
-        return len(connections) if connections is not None else None
+    def open_connections(self) -> int:
+        """Connections held by a streamed answer not yet closed (in flight, or finishing
+        in the background): what a leak would make grow. Idle keep-alive connections
+        waiting in the pool are not counted."""
+        return self._open_responses
 
     def _scrub(self, error: LlamaCoderError) -> LlamaCoderError:
         """Never let the key reach a message, even if a server echoes it."""
@@ -302,7 +311,7 @@ class HttpSession:
             return response.json()
         except ValueError:
             raise MalformedStream(
-                f"{self.endpoint}{path} did not answer with JSON: {error_message(response.text)}"
+                f"{self._base}{path} did not answer with JSON: {error_message(response.text)}"
             ) from None
 
     async def stream(
@@ -311,12 +320,17 @@ class HttpSession:
         body: Mapping[str, Any],
         cancel: asyncio.Event | None = None,
         state: StreamState | None = None,
+        idle: float | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """POST ``body`` and yield the answer's bytes as they arrive.
 
         Ends quietly when ``cancel`` is set; raises a typed error on failure. Reads
         happen in the consumer's task, which must not await anything else while it
         iterates (a cancel or deadline interrupts the read in progress).
+
+        With ``idle`` (seconds; for downloads) there is no first-chunk or total
+        deadline: the stream fails with :class:`DownloadStalled` once nothing has
+        arrived for that long.
         """
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -327,10 +341,17 @@ class HttpSession:
         response: httpx.Response | None = None
         chunks: AsyncIterator[bytes] | None = None
         try:
-            dog.arm(first_deadline, "first")
-            response = await dog.guard(self._send("POST", path, body, stream=True))
+            if idle is None:
+                dog.arm(first_deadline, "first")
+            else:
+                dog.arm(start + idle, "idle")
+            response = await dog.guard(self._send(
+                "POST", path, body, stream=True,
+                timeouts=None if idle is None else self._no_read_timeout))
+            self._open_responses += 1
             if response.status_code >= 300:
-                dog.arm(total_deadline, "total")
+                if idle is None:
+                    dog.arm(total_deadline, "total")
                 text = await dog.guard(response.aread())
                 raise error_for_status(
                     response.status_code, text.decode("utf-8", "replace"), self.endpoint
@@ -347,14 +368,16 @@ class HttpSession:
                     chunk = await dog.guard(chunks.__anext__())
                 except StopAsyncIteration:
                     return
-                if chunk and not got_first:
+                if idle is not None:
+                    dog.arm(loop.time() + idle, "idle")
+                elif chunk and not got_first:
                     got_first = True
                     dog.arm(total_deadline, "total")
                 yield chunk
         except _Fired as fired:
             if fired.kind == "cancel":
                 return
-            raise self._timeout(fired.kind) from None
+            raise self._timeout(fired.kind, idle) from None
         except LlamaCoderError as exc:
             raise self._scrub(exc) from None
         except Exception as exc:  # mapped to a typed error
@@ -368,9 +391,17 @@ class HttpSession:
                     # suggestion does not wait for them.
                     self._background(self._drain_and_close(response, chunks))
                 else:
-                    await response.aclose()
+                    await self._close(response)
 
-    def _timeout(self, kind: str) -> LlamaCoderError:
+    async def _close(self, response: httpx.Response) -> None:
+        try:
+            await response.aclose()
+        finally:
+            self._open_responses -= 1
+
+    def _timeout(self, kind: str, idle: float | None) -> LlamaCoderError:
+        if kind == "idle":
+            return DownloadStalled(f"{self.endpoint} sent nothing for {idle:g} s")
         if kind == "first":
             return FirstChunkTimeout(
                 f"no answer from {self.endpoint} within "
@@ -386,6 +417,7 @@ class HttpSession:
         path: str,
         body: Mapping[str, Any] | None = None,
         stream: bool = False,
+        timeouts: Mapping[str, float | None] | None = None,
     ) -> httpx.Response:
         """Every request goes out here: retried once when a reused keep-alive
         connection turns out to have been closed by the server before it answered
@@ -397,7 +429,8 @@ class HttpSession:
         for attempt in (1, 2):
             url = path if "://" in path else self._base + path  # a path, or a whole URL
             request = httpx.Request(method, url, headers=self._headers,
-                                    json=body, extensions={"timeout": self._timeouts})
+                                    json=body,
+                                    extensions={"timeout": timeouts or self._timeouts})
             try:
                 response = await self.transport.handle_async_request(request)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
@@ -424,7 +457,7 @@ class HttpSession:
             await self._drain(chunks)
         finally:
             with contextlib.suppress(Exception):
-                await response.aclose()
+                await self._close(response)
 
     async def _drain(self, chunks: AsyncIterator[bytes]) -> None:
         dog = _Watchdog(None)

@@ -9,18 +9,16 @@ bounded by ``n_predict`` and ``t_max_predict_ms``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, ClassVar
 
-from llama_coder.backends.base import Backend, Capabilities, ModelCheck, Probe, StreamStats
-from llama_coder.backends.http import StreamState
+from llama_coder.backends.base import Backend, Capabilities, Event, ModelCheck, StreamStats
 from llama_coder.backends.openai import model_ids
-from llama_coder.backends.streaming import error_text, sse_objects
 from llama_coder.core.completion import Request
-from llama_coder.core.errors import BadRequest, LlamaCoderError, ServerError, Unsupported
+from llama_coder.core.errors import BadRequest, ServerError, Unsupported
 from llama_coder.core.fim import normalise_model_name
 
 
@@ -44,13 +42,13 @@ def _matches(wanted: str, served: str) -> bool:
 
 class LlamaCppBackend(Backend):
     name = "llamacpp"
-    capabilities: ClassVar[Capabilities] = Capabilities(server_fim=True, extra_context=True)
+    label = "llama-server"
+    capabilities: ClassVar[Capabilities] = Capabilities()
     install_hint = "start llama-server with it: llama-server -m MODEL.gguf"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._no_infill: set[str] = set()  # models whose /infill answered 501
-        self.served_model = ""
 
     def infill_supported(self) -> bool | None:
         """False once /infill answered 501 for this model; None while unknown."""
@@ -62,18 +60,13 @@ class LlamaCppBackend(Backend):
     def fim_side(self, allow_server_fim: bool) -> str:
         return "server (llama.cpp /infill)" if self._uses_infill(allow_server_fim) else "client"
 
-    async def probe(self) -> Probe:
-        start = time.perf_counter()
-        try:
-            status, _ = await self.http.get_status("/health")
-        except LlamaCoderError as exc:
-            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
-        elapsed = (time.perf_counter() - start) * 1000
+    async def health(self) -> tuple[bool, str]:
+        status, _ = await self.http.get_status("/health")
         if status == 200:
-            return Probe(True, elapsed, "ok")
+            return True, "ok"
         if status == 503:
-            return Probe(True, elapsed, "loading")
-        return Probe(False, elapsed, f"/health answered {status}")
+            return True, "loading"
+        return False, f"/health answered {status}"
 
     async def served_models(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(ids, aliases) of what the server serves: /v1/models, or /props on servers
@@ -138,55 +131,32 @@ class LlamaCppBackend(Backend):
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
+        routes = ["/completion"]
         if self._uses_infill(request.allow_server_fim):
+            routes.insert(0, "/infill")
+        for path in routes:
+            body = self.infill_body if path == "/infill" else self.completion_body
             try:
                 async with aclosing(
-                    self._stream("/infill", self.infill_body(request), cancel, stats)
+                    self.stream_texts(path, functools.partial(body, request), cancel, stats)
                 ) as texts:
                     async for text in texts:
                         yield text
                 return
             except Unsupported:
-                self._no_infill.add(self.model)
-        async with aclosing(
-            self._stream("/completion", self.completion_body(request), cancel, stats)
-        ) as texts:
-            async for text in texts:
-                yield text
+                if path != "/infill":
+                    raise
+                self._no_infill.add(self.model)  # 501 comes before any text
 
-    async def _stream(
-        self,
-        path: str,
-        body: dict[str, Any],
-        cancel: asyncio.Event | None,
-        stats: StreamStats | None,
-    ) -> AsyncGenerator[str, None]:
-        state = StreamState()
-        async with (
-            aclosing(self.http.stream(path, body, cancel, state)) as chunks,
-            aclosing(sse_objects(chunks)) as objects,
-        ):
-            async for obj in objects:
-                if "error" in obj:
-                    raise ServerError(f"llama-server: {error_text(obj['error'])}")
-                text = obj.get("content")
-                if isinstance(text, str) and text:
-                    yield text
-                if obj.get("stop") is True:
-                    state.complete = True
-                    if stats is not None:
-                        _fill_stats(stats, path, obj)
-                    return
-        if cancel is None or not cancel.is_set():
-            raise ServerError("llama-server's answer ended before its final event")
-
-    @property
-    def model(self) -> str:
-        return self.settings.model or self.served_model
+    def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
+        text = obj.get("content")
+        final = obj.get("stop") is True
+        if final:
+            _fill_stats(stats, obj)
+        return Event(text if isinstance(text, str) else "", final)
 
 
-def _fill_stats(stats: StreamStats, path: str, obj: dict[str, Any]) -> None:
-    stats.route = path
+def _fill_stats(stats: StreamStats, obj: dict[str, Any]) -> None:
     timings = obj.get("timings")
     if isinstance(timings, dict):
         stats.prompt_tokens = timings.get("prompt_n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any, ClassVar
@@ -11,15 +10,15 @@ from typing import Any, ClassVar
 from llama_coder.backends.base import (
     Backend,
     Capabilities,
+    Event,
     ModelCheck,
-    Probe,
     PullProgress,
     StreamStats,
 )
 from llama_coder.backends.http import StreamState
 from llama_coder.backends.streaming import error_text, ndjson_objects
 from llama_coder.core.completion import Request
-from llama_coder.core.errors import LlamaCoderError, ModelMissing, ServerError
+from llama_coder.core.errors import DownloadStalled, LlamaCoderError, ModelMissing, ServerError
 
 DEFAULT_MODEL = "qwen2.5-coder:1.5b-base"
 
@@ -31,29 +30,17 @@ def canonical_name(name: str) -> str:
     return name if ":" in base else f"{name}:latest"
 
 
-def _error(message: str) -> LlamaCoderError:
-    lowered = message.lower()
-    if "not found" in lowered and "model" in lowered:
-        return ModelMissing(f"Ollama: {message}")
-    return ServerError(f"Ollama: {message}")
-
-
 class OllamaBackend(Backend):
     name = "ollama"
+    label = "Ollama"
+    sse = False
+    default_model = DEFAULT_MODEL
     capabilities: ClassVar[Capabilities] = Capabilities(can_pull=True)
 
-    @property
-    def model(self) -> str:
-        return self.settings.model or DEFAULT_MODEL
-
-    async def probe(self) -> Probe:
-        start = time.perf_counter()
-        try:
-            data = await self.http.request_json("GET", "/api/version")
-        except LlamaCoderError as exc:
-            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
+    async def health(self) -> tuple[bool, str]:
+        data = await self.http.request_json("GET", "/api/version")
         version = data.get("version", "?") if isinstance(data, dict) else "?"
-        return Probe(True, (time.perf_counter() - start) * 1000, f"ok (Ollama {version})")
+        return True, f"ok (Ollama {version})"
 
     async def check_model(self, model: str | None = None) -> ModelCheck:
         model = model or self.model
@@ -74,28 +61,47 @@ class OllamaBackend(Backend):
         )
 
     async def pull_model(self, model: str, on_progress: Callable[[PullProgress], None]) -> None:
+        """Download ``model``. A download has no total time limit (a big model on a slow
+        line takes hours) but fails once it makes no progress for timeout.pull_idle:
+        Ollama repeats its last progress line several times a second even when no byte
+        arrives, so a stall shows as unchanged progress, or as silence."""
+        idle = self.settings.pull_idle_timeout
         body = {"model": model, "name": model, "stream": True}
         state = StreamState()
-        async with (
-            aclosing(self.http.stream("/api/pull", body, state=state)) as chunks,
-            aclosing(ndjson_objects(chunks)) as objects,
-        ):
-            async for obj in objects:
-                if "error" in obj:
-                    raise ServerError(
-                        f"Ollama could not pull {model}: {error_text(obj['error'])}"
-                    )
-                status = str(obj.get("status", ""))
-                completed, total = obj.get("completed"), obj.get("total")
-                on_progress(PullProgress(
-                    status,
-                    completed if isinstance(completed, int) else None,
-                    total if isinstance(total, int) else None,
-                ))
-                if status == "success":
-                    state.complete = True
-                    return
-        raise ServerError(f"Ollama's pull of {model} ended without success")
+        loop = asyncio.get_running_loop()
+        last: tuple[object, ...] = ()
+        changed_at = loop.time()
+        try:
+            async with (
+                aclosing(self.http.stream("/api/pull", body, state=state, idle=idle)) as chunks,
+                aclosing(ndjson_objects(chunks)) as objects,
+            ):
+                async for obj in objects:
+                    if "error" in obj:
+                        raise ServerError(
+                            f"Ollama could not download {model}: {error_text(obj['error'])}"
+                        )
+                    status = str(obj.get("status", ""))
+                    completed, total = obj.get("completed"), obj.get("total")
+                    progress = (status, obj.get("digest"), completed)
+                    if progress != last:
+                        last, changed_at = progress, loop.time()
+                    elif loop.time() - changed_at > idle:
+                        raise DownloadStalled("")
+                    on_progress(PullProgress(
+                        status,
+                        completed if isinstance(completed, int) else None,
+                        total if isinstance(total, int) else None,
+                    ))
+                    if status == "success":
+                        state.complete = True
+                        return
+        except DownloadStalled:
+            raise DownloadStalled(
+                f"the download of {model} stalled: no progress for {idle:g} s "
+                "(timeout.pull_idle); downloading again resumes where it stopped"
+            ) from None
+        raise ServerError(f"Ollama's download of {model} ended without success")
 
     def body(self, request: Request) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -115,35 +121,29 @@ class OllamaBackend(Backend):
             "options": options,
         }
 
-    async def stream(
+    def stream(
         self,
         request: Request,
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
-        state = StreamState()
-        async with (
-            aclosing(self.http.stream("/api/generate", self.body(request), cancel, state))
-            as chunks,
-            aclosing(ndjson_objects(chunks)) as objects,
-        ):
-            async for obj in objects:
-                if "error" in obj:
-                    raise _error(error_text(obj["error"]))
-                text = obj.get("response")
-                if isinstance(text, str) and text:
-                    yield text
-                if obj.get("done"):
-                    state.complete = True
-                    if stats is not None:
-                        _fill_stats(stats, obj)
-                    return
-        if cancel is None or not cancel.is_set():
-            raise ServerError("Ollama's answer ended before its final line (did the server stop?)")
+        return self.stream_texts("/api/generate", lambda: self.body(request), cancel, stats)
+
+    def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
+        text = obj.get("response")
+        done = bool(obj.get("done"))
+        if done:
+            _fill_stats(stats, obj)
+        return Event(text if isinstance(text, str) else "", done)
+
+    def stream_error(self, message: str) -> LlamaCoderError:
+        lowered = message.lower()
+        if "not found" in lowered and "model" in lowered:
+            return ModelMissing(f"Ollama: {message}")
+        return ServerError(f"Ollama reported an error: {message}")
 
 
 def _fill_stats(stats: StreamStats, obj: dict[str, Any]) -> None:
-    stats.route = "/api/generate"
     stats.prompt_tokens = _int(obj.get("prompt_eval_count"))
     stats.predicted_tokens = _int(obj.get("eval_count"))
     stats.stop_reason = str(obj.get("done_reason", ""))

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any, ClassVar
 
-from llama_coder.backends.base import Backend, Capabilities, ModelCheck, Probe, StreamStats
-from llama_coder.backends.http import StreamState
-from llama_coder.backends.streaming import error_text, sse_objects
+from llama_coder.backends.base import Backend, Capabilities, Event, ModelCheck, StreamStats
 from llama_coder.core.completion import Request
-from llama_coder.core.errors import LlamaCoderError, MalformedStream, ServerError
+from llama_coder.core.errors import MalformedStream
 
 
 def api_root(endpoint: str) -> str:
@@ -36,27 +32,16 @@ class OpenAIBackend(Backend):
     # May prefix and suffix go as `prompt` and `suffix` (openai.send_suffix)?
     accepts_suffix: ClassVar[bool] = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._served_model: str | None = None
+    @classmethod
+    def base_url(cls, endpoint: str) -> str:
+        return api_root(endpoint)
 
-    @property
-    def model(self) -> str:
-        return self.settings.model or self._served_model or ""
-
-    def _path(self, path: str) -> str:
-        return api_root(self.settings.endpoint) + path
-
-    async def probe(self) -> Probe:
-        start = time.perf_counter()
-        try:
-            await self.http.request_json("GET", self._path("/v1/models"))
-        except LlamaCoderError as exc:
-            return Probe(False, (time.perf_counter() - start) * 1000, str(exc))
-        return Probe(True, (time.perf_counter() - start) * 1000, "ok")
+    async def health(self) -> tuple[bool, str]:
+        await self.http.request_json("GET", "/v1/models")
+        return True, "ok"
 
     async def list_models(self) -> tuple[str, ...]:
-        return model_ids(await self.http.request_json("GET", self._path("/v1/models")))
+        return model_ids(await self.http.request_json("GET", "/v1/models"))
 
     async def check_model(self, model: str | None = None) -> ModelCheck:
         names = await self.list_models()
@@ -64,7 +49,7 @@ class OpenAIBackend(Backend):
         if not wanted:
             if not names:
                 return ModelCheck("unknown", "", names, "the server lists no models")
-            self._served_model = names[0]
+            self.served_model = names[0]
             return ModelCheck("present", names[0], names)
         if wanted in names:
             return ModelCheck("present", wanted, names)
@@ -106,47 +91,34 @@ class OpenAIBackend(Backend):
         body.update(self.extra_body)
         return body
 
-    async def stream(
+    def stream(
         self,
         request: Request,
         cancel: asyncio.Event | None = None,
         stats: StreamStats | None = None,
     ) -> AsyncGenerator[str, None]:
-        if not self.model:
+        return self.stream_texts("/v1/completions", lambda: self.body(request), cancel, stats)
+
+    async def ready(self) -> None:
+        if not self.model:  # the body names the model: ask the server which it serves
             await self.check_model()
-        state = StreamState()
-        path = self._path("/v1/completions")
-        finish = StreamStats() if stats is None else stats
-        async with (
-            aclosing(self.http.stream(path, self.body(request), cancel, state)) as chunks,
-            aclosing(sse_objects(chunks, state)) as objects,
-        ):
-            async for obj in objects:
-                for text in _texts(obj, finish):
-                    yield text
-        finish.route = "/v1/completions"
-        if not (state.complete or finish.stop_reason) and not (cancel and cancel.is_set()):
-            raise ServerError("the server's answer ended before its end marker ([DONE])")
 
-
-def _texts(obj: dict[str, Any], stats: StreamStats | None) -> list[str]:
-    """The text pieces of one streamed event; errors raised as typed errors."""
-    if "error" in obj:
-        raise ServerError(f"the server reported: {error_text(obj['error'])}")
-    choices = obj.get("choices")
-    if not isinstance(choices, list):
-        raise MalformedStream(f"event without choices: {str(obj)[:200]}")
-    texts = []
-    for choice in choices:
-        if not isinstance(choice, dict):
-            continue
-        text = choice.get("text")
-        if isinstance(text, str) and text:
-            texts.append(text)
-        if choice.get("finish_reason") and stats is not None:
-            stats.stop_reason = str(choice["finish_reason"])
-    usage = obj.get("usage")
-    if stats is not None and isinstance(usage, dict):
-        stats.prompt_tokens = usage.get("prompt_tokens")
-        stats.predicted_tokens = usage.get("completion_tokens")
-    return texts
+    def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
+        """One event's text; the answer ends with ``[DONE]`` (or a finish_reason)."""
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            raise MalformedStream(f"event without choices: {str(obj)[:200]}")
+        texts = []
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            text = choice.get("text")
+            if isinstance(text, str) and text:
+                texts.append(text)
+            if choice.get("finish_reason"):
+                stats.stop_reason = str(choice["finish_reason"])
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            stats.prompt_tokens = usage.get("prompt_tokens")
+            stats.predicted_tokens = usage.get("completion_tokens")
+        return Event("".join(texts))

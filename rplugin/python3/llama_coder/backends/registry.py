@@ -32,6 +32,7 @@ def settings_from_config(
         connect_timeout=config.timeout.connect / 1000,
         first_chunk_timeout=config.timeout.first_chunk / 1000,
         total_timeout=config.timeout.total / 1000,
+        pull_idle_timeout=config.timeout.pull_idle / 1000,
         keep_alive=config.ollama.keep_alive,
         send_suffix=config.openai.send_suffix,
         max_stop=config.openai.max_stop,

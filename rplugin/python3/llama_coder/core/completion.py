@@ -77,11 +77,11 @@ class Plan:
     _lexer: Lexer
     _closable: str
 
-    def stopper(self, extra_stop: tuple[str, ...] = ()) -> Stopper:
+    def stopper(self) -> Stopper:
         """A fresh stopper for this request's stream."""
         return Stopper(
             self.max_lines,
-            stop=self.request.stop + extra_stop,
+            stop=self.request.stop,
             lexer=self._lexer.copy(),
             closable=self._closable,
             min_indent=self.min_indent,

@@ -10,12 +10,14 @@ is never silently ignored.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list",
-               "key", "filetypes", "routes", "fallback"]
+               "key", "filetypes", "routes", "fallback", "duration"]
 Consumer = Literal["engine", "lua"]
 
 BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
@@ -63,6 +65,8 @@ class Option:
             return "table of filetype = server table"
         if self.kind == "fallback":
             return "list of server tables"
+        if self.kind == "duration":
+            return "seconds or duration string"
         return self.kind
 
 
@@ -144,10 +148,16 @@ SCHEMA: tuple[Option, ...] = (
            minimum=1),
     Option("timeout.first_chunk", "integer", 30000, "Milliseconds to wait for the first "
            "chunk of a suggestion (prompt evaluation on a CPU can take seconds).", minimum=1),
-    Option("timeout.total", "integer", 60000, "Milliseconds a whole suggestion may take.",
-           minimum=1),
-    Option("ollama.keep_alive", "string", "30m", "How long Ollama keeps the model loaded "
-           "after a request (Ollama's keep_alive: '30m', '-1' for ever, '0' to unload)."),
+    Option("timeout.total", "integer", 60000, "Milliseconds a whole suggestion may take "
+           "(model downloads have no total limit; see timeout.pull_idle).", minimum=1),
+    Option("timeout.pull_idle", "integer", 300000, "Milliseconds a model download (Ollama) "
+           "may go without progress before it counts as failed. Generous because Ollama "
+           "says nothing while it verifies a downloaded model, which takes minutes for a "
+           "big model on a slow disk.", minimum=1),
+    Option("ollama.keep_alive", "duration", "30m", "How long Ollama keeps the model loaded "
+           "after a request: a duration with a unit ('30m', '1h30m', '-1m'), or a number of "
+           "seconds (-1 or any negative number: for ever; 0: unload at once). A number "
+           "written as a string ('-1') is sent as that number."),
     Option("openai.send_suffix", "boolean", False, "Send prefix and suffix as `prompt` and "
            "`suffix` and let the server build the FIM prompt (only for servers that support "
            "`suffix`; vLLM and llama.cpp do not)."),
@@ -195,6 +205,8 @@ SCHEMA: tuple[Option, ...] = (
 )
 
 OPTIONS: dict[str, Option] = {opt.key: opt for opt in SCHEMA}
+# Tables of options (``ui``, ``timeout``...): written as nested tables in setup().
+SECTIONS = frozenset(opt.key.rsplit(".", 1)[0] for opt in SCHEMA if "." in opt.key)
 
 
 @dataclass(frozen=True)
@@ -227,11 +239,12 @@ class TimeoutConfig:
     connect: int
     first_chunk: int
     total: int
+    pull_idle: int
 
 
 @dataclass(frozen=True)
 class OllamaConfig:
-    keep_alive: str
+    keep_alive: str | int | float  # a Go duration string, or seconds (negative: for ever)
 
 
 @dataclass(frozen=True)
@@ -414,6 +427,37 @@ def _check_formats(opt: Option, value: object) -> tuple[Any, str | None]:
     return parsed, None
 
 
+# Go's time.ParseDuration, which Ollama applies to a keep_alive string: an optional sign,
+# then numbers each followed by a unit ("1h30m", "-1m", "1.5h"); only "0" needs no unit.
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
+_NANOSECONDS = {"ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9,
+                "h": 3600e9}
+_MAX_DURATION_NS = 2**63 - 1  # Go's time.Duration; longer ones are rejected
+
+
+def _seconds(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _check_duration(opt: Option, value: object) -> tuple[Any, str | None]:
+    """What Ollama parses as keep_alive: a JSON number (seconds) or a Go duration string.
+    A number written as a string becomes that number (Ollama rejects "-1")."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return _seconds(value), None
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.fullmatch(text):
+            return _seconds(float(text)), None
+        if _DURATION.fullmatch(text) and sum(
+            float(number) * _NANOSECONDS[unit] for number, unit in _DURATION_PART.findall(text)
+        ) <= _MAX_DURATION_NS:
+            return text, None
+    return None, (f"{opt.key} must be a number of seconds (negative: for ever) or a duration "
+                  f"with a unit such as '30m', '2h' or '-1m', got {_show(value)}")
+
+
 def _check(opt: Option, value: object) -> tuple[Any, str | None]:
     """The cleaned value, or a message naming the key."""
     if opt.kind == "integer":
@@ -432,6 +476,8 @@ def _check(opt: Option, value: object) -> tuple[Any, str | None]:
         if isinstance(value, str):
             return value, None
         return None, f"{opt.key} must be a string, got {_show(value)}"
+    if opt.kind == "duration":
+        return _check_duration(opt, value)
     if opt.kind == "key":
         if value is False or (isinstance(value, str) and value.strip()):
             return value, None
@@ -475,10 +521,14 @@ def normalise_endpoint(raw: str) -> tuple[str, str | None]:
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested tables to dotted keys; stops at schema leaves (``formats`` stays a table)."""
+    """Nested tables to dotted keys; stops at schema leaves (``formats`` stays a table).
+    A section given as an empty table (``ui = {}``, which arrives from Lua as an empty
+    list) sets nothing."""
     flat: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = f"{prefix}{key}"
+        if dotted in SECTIONS and isinstance(value, list) and not value:
+            continue
         if dotted in OPTIONS or not isinstance(value, Mapping):
             flat[dotted] = value
         else:
@@ -486,7 +536,9 @@ def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _unknown_message(key: str) -> str:
+def _unknown_message(key: str, value: object) -> str:
+    if key in SECTIONS:
+        return f"{key} must be a table of options, got {_show(value)}"
     close = difflib.get_close_matches(key, OPTIONS.keys(), n=1, cutoff=0.6)
     if not close:
         # "include_markup" alone should still find "notebook.include_markup".
@@ -506,7 +558,7 @@ def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
     for key, value in flat.items():
         opt = OPTIONS.get(key)
         if opt is None:
-            problems.append(_unknown_message(key))
+            problems.append(_unknown_message(key, value))
             continue
         cleaned, problem = _check(opt, value)
         if problem:
@@ -581,10 +633,6 @@ def _build(values: Mapping[str, Any]) -> Config:
     for name, cls in _SECTIONS.items():
         top[name] = cls(**sections[name])
     return Config(**top)
-
-
-def default_config() -> Config:
-    return parse_config({}).config
 
 
 def api_key(config: Config, environ: Mapping[str, str]) -> str:

@@ -62,6 +62,12 @@ class TotalTimeout(Timeout):
     kind = "total timeout"
 
 
+class DownloadStalled(Timeout):
+    """A model download that made no progress for timeout.pull_idle."""
+
+    kind = "download stalled"
+
+
 class Unsupported(LlamaCoderError):
     kind = "unsupported"
 

@@ -21,7 +21,7 @@ into chunks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from llama_coder.core.lexer import Lexer
 
@@ -120,12 +120,6 @@ class Stopper:
                 break
             self._feed_char(ch)
         return self.done
-
-    def feed_all(self, chunks: Iterable[str]) -> str:
-        for chunk in chunks:
-            if self.feed(chunk):
-                break
-        return self.finish()
 
     def finish(self) -> str:
         """The final suggestion: held-back text flushed, end markers stripped, lines trimmed."""
