@@ -170,3 +170,23 @@ def test_ghost_text_shows_only_in_the_window_the_user_types_in(editor: Editor,
     assert screen.count("    return x + 1") == 1, screen
     top_window_rows = editor.nvim.current.window.height
     assert "    return x + 1" in screen[:top_window_rows]
+
+
+# --- one validator per key -----------------------------------------------------------
+
+def test_a_bad_lua_key_is_reported_once_and_keeps_its_default(
+        editor_factory: Callable[..., Editor], ollama: OllamaFake, tmp_path: Path) -> None:
+    ed = editor_factory({"backend": "ollama", "endpoint": ollama.url, "delay": "soon",
+                         "filetypes": {"help": "no"}})
+    ed.edit(tmp_path / "a.py", "def f(x):\n")
+    ed.type("Go    ")
+    assert ed.wait_suggestion() == "return x + 1"  # the default delay works
+    messages = ed.messages()
+    assert messages.count("delay must be an integer") == 1
+    assert messages.count("filetypes must be a table of filetype = true/false") == 1
+    # The engine did not report them again.
+    assert "delay" not in ed.log_text()
+    ed.type("<Esc>")
+    ed.edit(tmp_path / "b.txt", "", filetype="help")
+    ed.nvim.command("setlocal buftype= modifiable")
+    assert ed.status() == "off"  # suggestions stay off in help, as by default

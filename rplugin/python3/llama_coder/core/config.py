@@ -1,10 +1,12 @@
 """The configuration schema: the one source of defaults, validation and documentation.
 
-``SCHEMA`` lists every key (dotted name, type, default, one-line doc). ``parse_config``
-turns what the user passed to ``setup()`` into a :class:`Config`, collecting every
-problem with the key's dotted name; a bad value falls back to its default and an
-unknown key is reported with a did-you-mean, so a typo never crashes the plugin and
-is never silently ignored.
+``SCHEMA`` lists every key (dotted name, type, default, one-line doc, and who reads it:
+the engine or the Lua shim). ``parse_config`` turns what the user passed to ``setup()``
+into a :class:`Config` of the engine's keys, collecting every problem with the key's
+dotted name (the keys only Lua reads are checked by lua/llama_coder/config.lua, from
+the schema written to lua/llama_coder/schema.lua, so each key has one validator); a
+bad value falls back to its default and an unknown key is reported with a
+did-you-mean, so a typo never crashes the plugin and is never silently ignored.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "string_list",
-               "key", "filetypes", "routes", "fallback", "duration"]
+# "key" and "filetypes" are only Lua's (lua/llama_coder/config.lua checks them).
+Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "key",
+               "filetypes", "routes", "fallback", "duration"]
 Consumer = Literal["engine", "lua"]
 
 BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
@@ -55,8 +58,6 @@ class Option:
             return " | ".join(repr(c) for c in self.choices)
         if self.kind == "formats":
             return "table of templates"
-        if self.kind == "string_list":
-            return "list of strings"
         if self.kind == "key":
             return "key or false"
         if self.kind == "filetypes":
@@ -264,31 +265,8 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
-class KeymapConfig:
-    accept: str | bool
-    accept_word: str | bool
-    accept_line: str | bool
-    dismiss: str | bool
-    next: str | bool
-    prev: str | bool
-    trigger: str | bool
-
-
-@dataclass(frozen=True)
-class TriggerConfig:
-    min_chars: int
-
-
-@dataclass(frozen=True)
 class UiConfig:
-    hide_during_completion: bool
-    show_info: bool
     show_while_streaming: bool
-
-
-@dataclass(frozen=True)
-class StatsConfig:
-    persist: bool
 
 
 @dataclass(frozen=True)
@@ -298,7 +276,9 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated configuration. Build it with :func:`parse_config`."""
+    """A validated configuration of the keys the engine reads (the keys only Lua reads
+    are checked and reported by lua/llama_coder/config.lua). Build it with
+    :func:`parse_config`."""
 
     backend: str
     endpoint: str
@@ -313,9 +293,7 @@ class Config:
     max_lines: int
     max_tokens: int
     temperature: float
-    alternatives: int
     prefetch: bool
-    delay: int
     notebook: NotebookConfig
     context: ContextConfig
     cache: CacheConfig
@@ -324,12 +302,7 @@ class Config:
     openai: OpenAIConfig
     llamacpp: LlamaCppConfig
     tls: TlsConfig
-    keymap: KeymapConfig
-    filetypes: Mapping[str, bool]
-    trigger: TriggerConfig
     ui: UiConfig
-    stats: StatsConfig
-    python: str
     log: LogConfig
 
     @property
@@ -346,10 +319,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "openai": OpenAIConfig,
     "llamacpp": LlamaCppConfig,
     "tls": TlsConfig,
-    "keymap": KeymapConfig,
-    "trigger": TriggerConfig,
     "ui": UiConfig,
-    "stats": StatsConfig,
     "log": LogConfig,
 }
 
@@ -478,18 +448,6 @@ def _check(opt: Option, value: object) -> tuple[Any, str | None]:
         return None, f"{opt.key} must be a string, got {_show(value)}"
     if opt.kind == "duration":
         return _check_duration(opt, value)
-    if opt.kind == "key":
-        if value is False or (isinstance(value, str) and value.strip()):
-            return value, None
-        return None, f"{opt.key} must be a key such as '<Tab>', or false, got {_show(value)}"
-    if opt.kind == "filetypes":
-        if isinstance(value, list) and not value:
-            return dict(opt.default), None
-        if isinstance(value, Mapping) and all(
-            isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
-        ):
-            return {**opt.default, **value}, None
-        return None, f"{opt.key} must be a table of filetype = true/false, got {_show(value)}"
     if opt.kind == "routes":
         if isinstance(value, list) and not value:
             return {}, None
@@ -502,10 +460,6 @@ def _check(opt: Option, value: object) -> tuple[Any, str | None]:
         if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
             return list(value), None
         return None, f"{opt.key} must be a list of server tables, got {_show(value)}"
-    if opt.kind == "string_list":
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value), None
-        return None, f"{opt.key} must be a list of strings, got {_show(value)}"
     return _check_formats(opt, value)
 
 
@@ -553,13 +507,15 @@ def parse_config(raw: Mapping[str, Any] | None) -> ParseResult:
     """Validate ``raw`` (what ``setup()`` received). Never raises on bad user input."""
     raw = raw or {}
     problems: list[str] = []
-    values: dict[str, Any] = {opt.key: opt.default for opt in SCHEMA}
+    values: dict[str, Any] = {opt.key: opt.default for opt in SCHEMA if opt.consumer == "engine"}
     flat = _flatten(raw) if isinstance(raw, Mapping) else {}
     for key, value in flat.items():
         opt = OPTIONS.get(key)
         if opt is None:
             problems.append(_unknown_message(key, value))
             continue
+        if opt.consumer == "lua":
+            continue  # Lua checks it (from the same schema) and reports a bad value
         cleaned, problem = _check(opt, value)
         if problem:
             problems.append(f"{problem}; using the default {_show(opt.default)}")
