@@ -1,0 +1,180 @@
+"""``backend = 'auto'``: probe the candidate servers, concurrently and briefly.
+
+Every candidate is asked every identifying question (core/detection.py) at once, so
+the whole detection takes about as long as its slowest probe: on a machine with
+nothing listening every connection is refused at once; an address that drops
+packets costs one connect timeout. Each probe is also bounded as a whole (connect
+plus read timeout), so a server that accepts and never answers cannot hold it up.
+An Ollama is then asked for its models (``/api/tags``), and one server is chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from llama_coder.backends.ollama import DEFAULT_MODEL, canonical_name
+from llama_coder.core.detection import (
+    IDENTIFY_PATHS,
+    OLLAMA_MODELS_PATH,
+    Answer,
+    Candidate,
+    Detection,
+    Server,
+    choose,
+    classify,
+    ollama_models,
+    server_for,
+)
+from llama_coder.core.errors import clip
+from llama_coder.core.fim import FimTemplate
+
+PROBE_READ_SECONDS = 1.0  # a local server answers these in milliseconds
+BODY_LIMIT = 1 << 20  # bytes of an answer read at most (a /props carries a chat template)
+
+
+async def detect(
+    candidates: Sequence[Candidate],
+    timeout_s: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    read_timeout_s: float = PROBE_READ_SECONDS,
+    api_key: str = "",
+    model: str = "",
+    format_name: str = "auto",
+    custom_formats: Mapping[str, FimTemplate] | None = None,
+) -> Detection:
+    """Probe ``candidates`` (all at once) and choose one server.
+
+    ``timeout_s`` is the connect timeout of each probe; ``transport`` is closed
+    only when made here (pass one with a CA bundle for https endpoints). ``api_key``
+    goes as a bearer token to every candidate; ``model`` and ``format_name`` are the
+    user's ``model`` and ``format`` (empty and "auto": choose).
+    """
+    prober = _Prober(transport, timeout_s, read_timeout_s, api_key)
+    try:
+        results = await asyncio.gather(*(
+            prober.examine(c, model, format_name, custom_formats) for c in candidates))
+    finally:
+        await prober.aclose()
+    servers = tuple(server for server, _ in results)
+    probes = tuple(answer for _, answers in results for answer in answers)
+    chosen, reason = choose(servers)
+    return Detection(tuple(candidates), probes, servers, chosen, reason, timeout_s,
+                     read_timeout_s)
+
+
+class _Prober:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None, connect_s: float,
+                 read_s: float, api_key: str) -> None:
+        self._own = transport is None
+        self.transport = transport or httpx.AsyncHTTPTransport(trust_env=False)
+        self.connect_s = connect_s
+        self.read_s = read_s
+        self.api_key = api_key
+        self.headers = {"User-Agent": "llama-coder.nvim", "Accept": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self.transport.aclose()
+
+    async def examine(
+        self, candidate: Candidate, model: str, format_name: str,
+        custom: Mapping[str, FimTemplate] | None,
+    ) -> tuple[Server, list[Answer]]:
+        root = candidate.root
+        answers = list(await asyncio.gather(*(self.get(root + p) for p in IDENTIFY_PATHS)))
+        identity = classify(dict(zip(IDENTIFY_PATHS, answers, strict=True)))
+        tags: Any = None
+        if identity.kind == "ollama" and identity.state == "ready":
+            listing = await self.get(root + OLLAMA_MODELS_PATH)
+            answers.append(listing)
+            tags = listing.json()
+        server = server_for(
+            candidate, identity, wanted=model, format_name=format_name, custom=custom,
+            ollama=ollama_models(tags), ollama_default=DEFAULT_MODEL, same=canonical_name)
+        return server, answers
+
+    async def get(self, url: str) -> Answer:
+        """One GET, never raising: the answer, or why there was none."""
+        limit = self.connect_s + self.read_s
+        started = time.monotonic()
+
+        def failed(why: str) -> Answer:
+            return Answer(url, None, failure=why, started=started,
+                          elapsed_ms=(time.monotonic() - started) * 1000, limit_s=limit)
+
+        try:
+            status, body = await asyncio.wait_for(self._fetch(url), limit)
+        except (asyncio.TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout,
+                httpx.PoolTimeout):
+            return failed(f"no answer within {self.read_s:g} s")
+        except httpx.ConnectTimeout:
+            return failed(f"no connection within {self.connect_s:g} s")
+        except httpx.ConnectError as exc:
+            return failed(_connect_failure(exc))
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            return failed("not an http(s) URL")
+        except (httpx.HTTPError, OSError) as exc:
+            return failed(self._scrub(clip(str(exc) or type(exc).__name__, 120)))
+        return Answer(url, status, self._scrub_body(body), started=started,
+                      elapsed_ms=(time.monotonic() - started) * 1000, limit_s=limit)
+
+    async def _fetch(self, url: str) -> tuple[int, Any]:
+        timeouts = {"connect": self.connect_s, "read": self.read_s,
+                    "write": self.connect_s, "pool": self.connect_s}
+        request = httpx.Request("GET", url, headers=self.headers,
+                                extensions={"timeout": timeouts})
+        response = await self.transport.handle_async_request(request)
+        try:
+            data = bytearray()
+            async for chunk in response.aiter_raw():
+                data += chunk
+                if len(data) >= BODY_LIMIT:
+                    break
+        finally:
+            await response.aclose()
+        return response.status_code, _parse(bytes(data[:BODY_LIMIT]))
+
+    def _scrub(self, text: str) -> str:
+        """A server may echo what it was sent: the key never reaches a report."""
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+    def _scrub_body(self, body: Any) -> Any:
+        if self.api_key and self.api_key in json.dumps(body):
+            return self._scrub(json.dumps(body))
+        return body
+
+
+def _parse(data: bytes) -> Any:
+    text = data.decode("utf-8", "replace")
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return clip(text.strip(), 300)
+
+
+def _connect_failure(exc: httpx.ConnectError) -> str:
+    """"refused" for the common case (nothing listening), else the OS's words."""
+    reason = str(exc) or type(exc).__name__
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore, which wraps the OS's error
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) \
+                == errno.ECONNREFUSED:
+            return "refused"
+        cause = cause.__cause__ or cause.__context__
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+        return "TLS certificate not trusted (tls.ca_bundle)"
+    return clip(f"cannot connect ({reason})", 120)
