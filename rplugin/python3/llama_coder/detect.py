@@ -11,6 +11,7 @@ An Ollama is then asked for its models (``/api/tags``), and one server is chosen
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import json
 import time
@@ -19,14 +20,18 @@ from typing import Any
 
 import httpx
 
+from llama_coder.backends.http import tls_context
 from llama_coder.backends.ollama import DEFAULT_MODEL, canonical_name
+from llama_coder.core.config import Config, api_key
 from llama_coder.core.detection import (
     IDENTIFY_PATHS,
     OLLAMA_MODELS_PATH,
     Answer,
     Candidate,
+    Choice,
     Detection,
     Server,
+    candidates,
     choose,
     classify,
     ollama_models,
@@ -34,6 +39,7 @@ from llama_coder.core.detection import (
 )
 from llama_coder.core.errors import clip
 from llama_coder.core.fim import FimTemplate
+from llama_coder.engine import custom_templates
 
 PROBE_READ_SECONDS = 1.0  # a local server answers these in milliseconds
 BODY_LIMIT = 1 << 20  # bytes of an answer read at most (a /props carries a chat template)
@@ -54,13 +60,17 @@ async def detect(
 
     ``timeout_s`` is the connect timeout of each probe; ``transport`` is closed
     only when made here (pass one with a CA bundle for https endpoints). ``api_key``
-    goes as a bearer token to every candidate; ``model`` and ``format_name`` are the
-    user's ``model`` and ``format`` (empty and "auto": choose).
+    goes as a bearer token to the user's own endpoint when there is one, else to every
+    candidate (all on this machine). ``model`` and ``format_name`` are the user's
+    ``model`` and ``format`` (empty and "auto": choose).
     """
     prober = _Prober(transport, timeout_s, read_timeout_s, api_key)
+    keyed = any(c.explicit for c in candidates)
     try:
         results = await asyncio.gather(*(
-            prober.examine(c, model, format_name, custom_formats) for c in candidates))
+            prober.examine(c, model, format_name, custom_formats,
+                           with_key=c.explicit or not keyed)
+            for c in candidates))
     finally:
         await prober.aclose()
     servers = tuple(server for server, _ in results)
@@ -68,6 +78,30 @@ async def detect(
     chosen, reason = choose(servers)
     return Detection(tuple(candidates), probes, servers, chosen, reason, timeout_s,
                      read_timeout_s)
+
+
+async def detect_for(config: Config, environ: Mapping[str, str],
+                     transport: httpx.AsyncBaseTransport | None = None) -> Detection:
+    """:func:`detect` with what the configuration says: its ``endpoint`` first, its
+    connect timeout, key, model, format and CA bundle."""
+    own = transport is None and bool(config.tls.ca_bundle)
+    if own:  # an unreadable bundle raises ConfigError, as it does for the backends
+        transport = httpx.AsyncHTTPTransport(verify=tls_context(config.tls.ca_bundle),
+                                             trust_env=False)
+    try:
+        return await detect(
+            candidates(config.endpoint), config.timeout.connect / 1000, transport,
+            api_key=api_key(config, environ), model=config.model, format_name=config.format,
+            custom_formats=custom_templates(config))
+    finally:
+        if own and transport is not None:
+            await transport.aclose()
+
+
+def configured(config: Config, choice: Choice) -> Config:
+    """``config`` pointed at the chosen server: the engine is built from this."""
+    return dataclasses.replace(config, backend=choice.backend, endpoint=choice.endpoint,
+                               model=choice.model)
 
 
 class _Prober:
@@ -79,8 +113,9 @@ class _Prober:
         self.read_s = read_s
         self.api_key = api_key
         self.headers = {"User-Agent": "llama-coder.nvim", "Accept": "application/json"}
+        self.keyed_headers = dict(self.headers)
         if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
+            self.keyed_headers["Authorization"] = f"Bearer {api_key}"
 
     async def aclose(self) -> None:
         if self._own:
@@ -88,14 +123,15 @@ class _Prober:
 
     async def examine(
         self, candidate: Candidate, model: str, format_name: str,
-        custom: Mapping[str, FimTemplate] | None,
+        custom: Mapping[str, FimTemplate] | None, with_key: bool,
     ) -> tuple[Server, list[Answer]]:
         root = candidate.root
-        answers = list(await asyncio.gather(*(self.get(root + p) for p in IDENTIFY_PATHS)))
+        answers = list(await asyncio.gather(*(
+            self.get(root + p, with_key) for p in IDENTIFY_PATHS)))
         identity = classify(dict(zip(IDENTIFY_PATHS, answers, strict=True)))
         tags: Any = None
         if identity.kind == "ollama" and identity.state == "ready":
-            listing = await self.get(root + OLLAMA_MODELS_PATH)
+            listing = await self.get(root + OLLAMA_MODELS_PATH, with_key)
             answers.append(listing)
             tags = listing.json()
         server = server_for(
@@ -103,7 +139,7 @@ class _Prober:
             ollama=ollama_models(tags), ollama_default=DEFAULT_MODEL, same=canonical_name)
         return server, answers
 
-    async def get(self, url: str) -> Answer:
+    async def get(self, url: str, with_key: bool = True) -> Answer:
         """One GET, never raising: the answer, or why there was none."""
         limit = self.connect_s + self.read_s
         started = time.monotonic()
@@ -113,7 +149,7 @@ class _Prober:
                           elapsed_ms=(time.monotonic() - started) * 1000, limit_s=limit)
 
         try:
-            status, body = await asyncio.wait_for(self._fetch(url), limit)
+            status, body = await asyncio.wait_for(self._fetch(url, with_key), limit)
         except (asyncio.TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout,
                 httpx.PoolTimeout):
             return failed(f"no answer within {self.read_s:g} s")
@@ -128,10 +164,11 @@ class _Prober:
         return Answer(url, status, self._scrub_body(body), started=started,
                       elapsed_ms=(time.monotonic() - started) * 1000, limit_s=limit)
 
-    async def _fetch(self, url: str) -> tuple[int, Any]:
+    async def _fetch(self, url: str, with_key: bool) -> tuple[int, Any]:
         timeouts = {"connect": self.connect_s, "read": self.read_s,
                     "write": self.connect_s, "pool": self.connect_s}
-        request = httpx.Request("GET", url, headers=self.headers,
+        headers = self.keyed_headers if with_key else self.headers
+        request = httpx.Request("GET", url, headers=headers,
                                 extensions={"timeout": timeouts})
         response = await self.transport.handle_async_request(request)
         try:
