@@ -198,6 +198,10 @@ def test_served_model_coder_first_never_an_embedding_model() -> None:
     assert choose_served_model(["llama-3.2-3b-instruct", "gemma-3-4b"]) == "gemma-3-4b"
     assert choose_served_model(["b-instruct", "a-instruct"]) == "b-instruct"  # server order
     assert choose_served_model(["text-embedding-3-small"]) is None
+    only_embeddings = server(LMSTUDIO, "openai", models=("text-embedding-3-small",))
+    assert only_embeddings.state == "no-model" and not only_embeddings.usable
+    assert only_embeddings.describe() == ("127.0.0.1:1234: LM Studio lists only embedding "
+                                          "models, none to complete with")
 
 
 # --- candidates, servers and the choice -------------------------------------------------

@@ -186,8 +186,10 @@ class _Prober:
         return text.replace(self.api_key, "***") if self.api_key else text
 
     def _scrub_body(self, body: Any) -> Any:
+        if isinstance(body, str):
+            return self._scrub(body)
         if self.api_key and self.api_key in json.dumps(body):
-            return self._scrub(json.dumps(body))
+            return self._scrub(json.dumps(body))  # the text, then: shown, never parsed
         return body
 
 

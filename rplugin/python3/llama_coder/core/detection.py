@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from llama_coder.core.errors import clip
@@ -373,7 +373,9 @@ def server_for(
         listed = identity.models
         chosen = wanted if wanted in listed else choose_served_model(listed)
         if chosen is None:
-            return Server(candidate, identity, state="no-model")
+            return Server(candidate, replace(
+                identity, state="no-model",
+                problem="lists only embedding models, none to complete with"), state="no-model")
         model, state = chosen, "ready"
     fmt = resolve_template(model, format_name, custom).template.name
     return Server(candidate, identity, model, state, fmt, coders)
