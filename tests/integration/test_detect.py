@@ -4,6 +4,7 @@ endpoint, an Ollama without a coder model, a server that wants an API key."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ from llama_coder.backends.registry import create_backend
 from llama_coder.core import detection
 from llama_coder.core.completion import Request
 from llama_coder.core.config import parse_config
-from llama_coder.core.detection import Candidate, Detection
+from llama_coder.core.detection import Candidate, Choice, Detection
 from llama_coder.core.fim import BUILTIN_TEMPLATES
 from llama_coder.detect import configured, detect, detect_for
 from tests.fakes.backends import LlamaCppFake, OllamaFake, OpenAIFake, ProtocolFake
@@ -238,6 +239,25 @@ async def test_the_chosen_server_completes(name: str, request: pytest.FixtureReq
     finally:
         await backend.aclose()
     assert "".join(texts) == "x = 1"
+
+
+def test_routes_and_fallbacks_that_say_auto_follow_the_choice() -> None:
+    raw = parse_config({"model": "", "routes": {
+        "python": {"max_tokens": 32}, "lua": {"model": "starcoder2:3b"},
+        "c": {"backend": "llamacpp"}}, "fallback": [{"backend": "openai",
+                                                      "endpoint": "http://h:1"}]}).config
+    auto = dataclasses.replace(raw, backend="auto", routes={
+        ft: r if r.backend == "llamacpp" else dataclasses.replace(r, backend="auto")
+        for ft, r in raw.routes.items()}, fallback=raw.fallback)
+    choice = Choice("ollama", "http://127.0.0.1:11434", DEFAULT_MODEL, "qwen", "Ollama")
+    done = configured(auto, choice)
+    assert (done.backend, done.endpoint, done.model) == ("ollama", choice.endpoint,
+                                                         DEFAULT_MODEL)
+    python, lua, c = done.routes["python"], done.routes["lua"], done.routes["c"]
+    assert (python.backend, python.model, python.max_tokens) == ("ollama", DEFAULT_MODEL, 32)
+    assert (lua.backend, lua.endpoint, lua.model) == ("ollama", choice.endpoint,
+                                                      "starcoder2:3b")
+    assert c == auto.routes["c"] and done.fallback == auto.fallback
 
 
 @pytest.mark.usefixtures("no_defaults")

@@ -41,6 +41,7 @@ from llama_coder.core.errors import clip
 from llama_coder.core.fim import FimTemplate
 from llama_coder.engine import custom_templates
 
+AUTO = "auto"  # the ``backend`` value that asks for detection
 PROBE_READ_SECONDS = 1.0  # a local server answers these in milliseconds
 BODY_LIMIT = 1 << 20  # bytes of an answer read at most (a /props carries a chat template)
 
@@ -99,9 +100,20 @@ async def detect_for(config: Config, environ: Mapping[str, str],
 
 
 def configured(config: Config, choice: Choice) -> Config:
-    """``config`` pointed at the chosen server: the engine is built from this."""
-    return dataclasses.replace(config, backend=choice.backend, endpoint=choice.endpoint,
-                               model=choice.model)
+    """``config`` (its ``backend`` was 'auto') pointed at the chosen server, and so
+    every route and fallback that still says 'auto': the engines are built from this.
+    A route keeps a ``model`` of its own; one it inherited becomes the chosen model."""
+
+    def point(server: Config) -> Config:
+        model = server.model if server.model != config.model else choice.model
+        return dataclasses.replace(server, backend=choice.backend, endpoint=choice.endpoint,
+                                   model=model)
+
+    return dataclasses.replace(
+        point(config),
+        routes={ft: point(r) if r.backend == AUTO else r for ft, r in config.routes.items()},
+        fallback=tuple(point(f) if f.backend == AUTO else f for f in config.fallback),
+    )
 
 
 class _Prober:
