@@ -4,6 +4,7 @@ endpoint, an Ollama without a coder model, a server that wants an API key."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from llama_coder.core import detection
 from llama_coder.core.completion import Request
 from llama_coder.core.config import parse_config
 from llama_coder.core.detection import Candidate, Choice, Detection
+from llama_coder.core.errors import BadRequest, ServerBusy, Unreachable
 from llama_coder.core.fim import BUILTIN_TEMPLATES
-from llama_coder.detect import configured, detect, detect_for
+from llama_coder.detect import AutoSetup, configured, detect, detect_for
 from tests.fakes.backends import LlamaCppFake, OllamaFake, OpenAIFake, ProtocolFake
 from tests.fakes.server import Reply
 
@@ -273,6 +275,83 @@ async def test_ollama_without_a_coder_model_goes_on_to_the_pull_offer() -> None:
             await backend.aclose()
     assert (check.status, check.model) == ("missing", DEFAULT_MODEL)
     assert backend.capabilities.can_pull
+
+
+# --- AutoSetup: what the controller holds for backend = 'auto' --------------------------
+
+
+class Said:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def __call__(self, text: str, level: str) -> None:
+        self.lines.append((text, level))
+
+
+def auto_config(endpoint: str = "", **raw: Any) -> Any:
+    config = parse_config({"endpoint": endpoint, **raw}).config
+    return dataclasses.replace(config, backend="auto")
+
+
+@pytest.mark.usefixtures("no_defaults")
+async def test_auto_setup_detects_lazily_once_and_says_so_once(
+        llamacpp_fake: LlamaCppFake) -> None:
+    said = Said()
+    auto = AutoSetup(auto_config(llamacpp_fake.url), {}, said)
+    assert auto.active and llamacpp_fake.recorded() == []  # nothing before a request
+    first, second = await asyncio.gather(auto.resolve(), auto.resolve())
+    assert first is second and first is not None
+    assert (first.backend, first.endpoint) == ("llamacpp", llamacpp_fake.url)
+    probes = len(llamacpp_fake.recorded())
+    assert probes == 4  # one detection for both requests
+    assert await auto.resolve() is first and len(llamacpp_fake.recorded()) == probes
+    where = llamacpp_fake.url.removeprefix("http://")
+    assert said.lines == [(f"llama-server at {where}, qwen2.5-coder-1.5b-q8_0, format qwen",
+                           "info")]
+
+
+@pytest.mark.usefixtures("no_defaults")
+async def test_auto_setup_detects_again_once_the_server_is_gone() -> None:
+    said = Said()
+    with OllamaFake() as ollama:
+        auto = AutoSetup(auto_config(ollama.url), {}, said)
+        assert (await auto.resolve()) is not None
+        assert not auto.gone(BadRequest("the server rejected the request (400)"))
+        assert auto.configured is not None
+        assert not auto.gone(ServerBusy("busy"))
+    assert auto.gone(Unreachable("cannot reach it"))
+    assert await auto.resolve() is None  # detected again: nothing there now
+    assert said.lines[-1][1] == "warn" and "no server answered" in said.lines[-1][0]
+    assert len(said.lines) == 2
+
+
+@pytest.mark.usefixtures("no_defaults")
+async def test_auto_setup_nothing_found_is_tried_again_after_the_retry_time() -> None:
+    said = Said()
+    now = [100.0]
+    port = free_port()
+    auto = AutoSetup(auto_config(f"http://127.0.0.1:{port}", fallback_retry=30000), {}, said,
+                     clock=lambda: now[0])
+    assert await auto.resolve() is None
+    first = auto.detection
+    assert await auto.resolve() is None and auto.detection is first  # no probes meanwhile
+    with OllamaFake(port=port) as ollama:
+        assert await auto.resolve() is None and ollama.recorded() == []
+        now[0] += 30.0
+        config = await auto.resolve()
+        assert config is not None and config.backend == "ollama" and ollama.recorded()
+    assert [level for _, level in said.lines] == ["warn", "info"]
+
+
+@pytest.mark.usefixtures("no_defaults")
+async def test_auto_setup_health_report_detects_when_needed(ollama_fake: OllamaFake) -> None:
+    auto = AutoSetup(auto_config(ollama_fake.url), {}, Said())
+    report = await auto.report()
+    assert report["chosen"]["backend"] == "ollama"
+    assert any(p["url"] == ollama_fake.url + "/api/version" and p["answer"].startswith("200")
+               for p in report["probes"])
+    assert await auto.report() == report  # the same detection, not another
+    await auto.aclose()
 
 
 # --- the real llama-server ---------------------------------------------------------------

@@ -15,7 +15,7 @@ import dataclasses
 import errno
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -37,7 +37,7 @@ from llama_coder.core.detection import (
     ollama_models,
     server_for,
 )
-from llama_coder.core.errors import clip
+from llama_coder.core.errors import ConnectTimeout, LlamaCoderError, Unreachable, clip
 from llama_coder.core.fim import FimTemplate
 from llama_coder.engine import custom_templates
 
@@ -114,6 +114,91 @@ def configured(config: Config, choice: Choice) -> Config:
         routes={ft: point(r) if r.backend == AUTO else r for ft, r in config.routes.items()},
         fallback=tuple(point(f) if f.backend == AUTO else f for f in config.fallback),
     )
+
+
+class AutoSetup:
+    """``backend = 'auto'`` for the controller: which server, decided lazily and kept.
+
+    :meth:`resolve` detects on its first call (the first request, which runs as a
+    task: the typing path never waits on it); requests that come meanwhile wait for
+    the same detection. The choice is kept until a request to the chosen server finds
+    it gone (:meth:`gone`); when nothing usable was found, the next request tries
+    again only after ``fallback_retry`` ms, so a machine with no server pays for
+    probes at most that often, never per keystroke. What was chosen, or why nothing
+    was, is said once (``say(text, level)``; the notifier adds the plugin's name).
+    """
+
+    def __init__(self, config: Config, environ: Mapping[str, str],
+                 say: Callable[[str, str], None],
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.environ = environ
+        self.say = say
+        self.transport = transport
+        self.clock = clock
+        self.detection: Detection | None = None  # the latest, for :checkhealth
+        self.configured: Config | None = None  # the config pointed at the chosen server
+        self._task: asyncio.Task[Detection] | None = None
+        self._retry_at = 0.0
+        self._said = ""
+
+    @property
+    def active(self) -> bool:
+        return self.config.backend == AUTO
+
+    async def resolve(self) -> Config | None:
+        """The configuration to build the engines from, or None while nothing usable
+        answers (the reason was said)."""
+        if self.configured is not None:
+            return self.configured
+        if self.detection is not None and self.clock() < self._retry_at:
+            return None
+        await self.detect()
+        return self.configured
+
+    async def detect(self) -> Detection:
+        """Detect now (or join the detection under way)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                detect_for(self.config, self.environ, self.transport))
+        task = self._task
+        detection = await asyncio.shield(task)  # a cancelled request leaves it running
+        self._settle(detection)
+        return detection
+
+    def _settle(self, detection: Detection) -> None:
+        if detection is self.detection:
+            return  # several requests waited for the same detection
+        self.detection = detection
+        chosen = detection.chosen
+        self.configured = configured(self.config, chosen) if chosen is not None else None
+        self._retry_at = self.clock() + self.config.fallback_retry / 1000
+        text = detection.summary()
+        if text != self._said:
+            self._said = text
+            self.say(text, "info" if chosen is not None else "warn")
+
+    def gone(self, error: LlamaCoderError) -> bool:
+        """A request to the chosen server failed with ``error``: True when the server
+        is gone (cannot be reached), and the next request detects again."""
+        if self.configured is None or not isinstance(error, (Unreachable, ConnectTimeout)):
+            return False
+        self.configured = None
+        self._retry_at = 0.0
+        return True
+
+    async def report(self) -> dict[str, Any]:
+        """For :checkhealth (which may wait; it is not the typing path): every probe
+        and its answer, detecting now if nothing was detected yet."""
+        detection = self.detection or await self.detect()
+        return detection.report()
+
+    async def aclose(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
 
 
 class _Prober:
