@@ -131,12 +131,17 @@ def test_a_server_that_wants_a_key_everywhere() -> None:
     """llama-server with --api-key answers 401 to every path we ask."""
     ident = classify(everywhere(401, LOCKED))
     assert (ident.kind, ident.state) == ("openai", "auth")
+    found = server_for(Candidate(LLAMA), ident)
+    assert choose([found])[1] == ("no usable server: 127.0.0.1:8080 (an OpenAI-compatible "
+                                  "server) needs an API key (401): set api_key_env (or "
+                                  "bearer_token)")
 
 
 def test_something_else_on_the_port() -> None:
     ident = classify(everywhere(404, "<!doctype html><title>Not Found</title>"))
     assert ident.kind is None and ident.answered and ident.state == "unknown"
-    assert "not as a model server" in ident.problem
+    assert ident.problem == ("answered, but not as a model server we know (/api/version 404, "
+                             "/props 404, /version 404, /v1/models 404)")
 
 
 def test_nothing_there() -> None:

@@ -173,13 +173,13 @@ def classify(answers: Mapping[str, Answer]) -> Identity:
         return _served("openai", label, listed)
     locked = [a for a in answers.values() if a.status in (401, 403)]
     if locked:
-        return _locked("openai", "a server", locked[0], "")
+        return _locked("openai", KIND_LABELS["openai"], locked[0], "")
     if listing.status in (429, 503):
         return Identity("openai", KIND_LABELS["openai"], state="busy",
                         problem=f"is busy or still loading ({listing.status})")
     return Identity(None, "not a model server", state="unknown",
                     problem=f"answered, but not as a model server we know "
-                            f"({_statuses(answers.values())})")
+                            f"({_statuses(answers)})")
 
 
 def _served(kind: ServerKind, label: str, models: Sequence[str], build: Any = None) -> Identity:
@@ -205,8 +205,8 @@ def _no_answer(answers: Iterable[Answer]) -> str:
     return "; ".join(failures) or "no answer"
 
 
-def _statuses(answers: Iterable[Answer]) -> str:
-    return ", ".join(f"{a.url.rsplit('/', 1)[-1] or '/'} {a.status}" for a in answers
+def _statuses(answers: Mapping[str, Answer]) -> str:
+    return ", ".join(f"{path} {a.status}" for path, a in answers.items()
                      if a.status is not None)
 
 
