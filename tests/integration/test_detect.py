@@ -190,10 +190,15 @@ async def test_vllm_with_a_key_says_what_it_is(vllm_fake: OpenAIFake) -> None:
                                    "API key (401)")
 
 
-async def test_llama_server_still_loading(llamacpp_fake: LlamaCppFake) -> None:
+async def test_llama_server_still_loading_is_chosen_with_its_model(
+        llamacpp_fake: LlamaCppFake) -> None:
+    """While loading, llama-server answers 503 to all but its model list."""
     llamacpp_fake.loading = True
     found = await detect([at(llamacpp_fake)], CONNECT_S)
-    assert found.chosen is None and "still loading its model (503)" in found.reason
+    assert found.chosen is not None and found.chosen.loading
+    assert found.chosen.model == llamacpp_fake.model_path
+    assert found.summary().endswith("(still loading it)")
+    assert [p.status for p in found.probes] == [503, 503, 503, 200]
 
 
 async def test_the_key_never_reaches_the_report(openai_fake: OpenAIFake) -> None:

@@ -297,11 +297,22 @@ def test_no_server_reason_names_every_address() -> None:
 
 
 def test_no_usable_server_reason_names_each_problem() -> None:
-    _, reason = choose([server(OLLAMA, None), server(LLAMA, "llamacpp", state="loading"),
+    _, reason = choose([server(OLLAMA, None),
+                        server(LLAMA, "llamacpp", state="loading", models=()),
                         server(VLLM, "vllm", state="auth"), server(LMSTUDIO, None)])
     assert reason == ("no usable server: 127.0.0.1:8080 (llama-server) is still loading its "
                       "model (503); 127.0.0.1:8000 (vLLM) needs an API key (401): set "
                       "api_key_env (or bearer_token); nothing answered at 127.0.0.1:11434, :1234")
+
+
+def test_a_loading_llama_server_is_chosen_after_ready_ones_before_a_download() -> None:
+    loading = server(LLAMA, "llamacpp", state="loading")
+    assert loading.usable and loading.model == GGUF
+    chosen, _ = choose([server(OLLAMA, "ollama", ollama=()), loading])
+    assert chosen is not None and chosen.backend == "llamacpp" and chosen.loading
+    assert chosen.summary().endswith("format qwen (still loading it)")
+    chosen, _ = choose([loading, server(VLLM, "vllm", models=("Qwen/Qwen2.5-Coder-1.5B",))])
+    assert chosen is not None and chosen.backend == "vllm"
 
 
 def test_places_shown_short_while_the_host_repeats() -> None:
@@ -379,5 +390,6 @@ def test_the_choice_is_the_best_usable_server_or_none_with_a_reason(
     if explicit:
         assert picked is explicit[0]
     else:
-        key = lambda s: (s.state != "ready", KIND_ORDER.index(s.identity.kind))  # noqa: E731
+        tiers = ("ready", "loading", "download")
+        key = lambda s: (tiers.index(s.state), KIND_ORDER.index(s.identity.kind))  # noqa: E731
         assert key(picked) == min(key(s) for s in usable)

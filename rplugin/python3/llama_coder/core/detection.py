@@ -10,8 +10,9 @@ Order of preference when several answer:
 1. The ``endpoint`` the user gave, whenever it answers as a model server at all: the
    user pointed there. If it cannot be used (it wants an API key, say), nothing else
    is chosen in its place and the reason says why.
-2. Otherwise servers that can answer now come before an Ollama that first needs the
-   default model downloaded (a download is a minute or more; a ready server is not).
+2. Otherwise servers that can answer now, then a llama-server still loading its model
+   (seconds away), then an Ollama that first needs the default model downloaded (a
+   minute or more).
 3. Then by kind: Ollama, llama-server, vLLM, any other OpenAI-compatible server (LM
    Studio). Ollama first as the plugin's long-standing default that can also fetch a
    coder model itself; llama-server next, as it serves the one model its user started
@@ -50,8 +51,9 @@ IDENTIFY_PATHS = ("/api/version", "/props", "/version", "/v1/models")
 OLLAMA_MODELS_PATH = "/api/tags"  # asked of an Ollama once it is known to be one
 
 State = Literal["ready", "download", "auth", "loading", "busy", "no-model", "unknown"]
-USABLE: tuple[State, ...] = ("ready", "download")
-_STATE_RANK: dict[State, int] = {"ready": 0, "download": 1}
+# "loading": a llama-server that names its model while it loads it (usable in seconds).
+USABLE: tuple[State, ...] = ("ready", "download", "loading")
+_STATE_RANK: dict[State, int] = {"ready": 0, "loading": 1, "download": 2}
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def classify(answers: Mapping[str, Answer]) -> Identity:
         build = (props_json or {}).get("build_info")
         return _served("llamacpp", "llama-server", served, build=build)
     if props.status == 503 and "loading" in _error_text(props.body).lower():
-        return Identity("llamacpp", "llama-server", state="loading",
+        return Identity("llamacpp", "llama-server", state="loading", models=listed,
                         problem="is still loading its model (503)")
     ollama_json = ollama.json()
     if ollama_json is not None and isinstance(ollama_json.get("version"), str):
@@ -326,7 +328,7 @@ class Server:
 
     @property
     def usable(self) -> bool:
-        return self.identity.kind is not None and self.state in USABLE
+        return self.identity.kind is not None and self.state in USABLE and bool(self.model)
 
     @property
     def label(self) -> str:
@@ -342,7 +344,8 @@ class Server:
             return f"{self.candidate.where}: {name} {ident.problem}"
         what = (f"{self.candidate.where}: {name}, model {short_model(self.model)}, "
                 f"format {self.format}")
-        return what + (" (to download)" if self.state == "download" else "")
+        return what + {"download": " (to download)", "loading": " (loading)"}.get(
+            self.state, "")
 
 
 def server_for(
@@ -359,7 +362,8 @@ def server_for(
     """What to ask ``candidate`` for: ``wanted`` (the user's ``model``) where the server
     has it or can download it; else a model of the server's choosing (see
     :func:`choose_ollama_model` and :func:`choose_served_model`)."""
-    if identity.kind is None or identity.state != "ready":
+    if identity.kind is None or identity.state not in ("ready", "loading") or (
+            identity.state == "loading" and not identity.models):
         return Server(candidate, identity, state=identity.state)
     coders: tuple[str, ...] = ()
     if identity.kind == "ollama":
@@ -376,7 +380,7 @@ def server_for(
             return Server(candidate, replace(
                 identity, state="no-model",
                 problem="lists only embedding models, none to complete with"), state="no-model")
-        model, state = chosen, "ready"
+        model, state = chosen, identity.state
     fmt = resolve_template(model, format_name, custom).template.name
     return Server(candidate, identity, model, state, fmt, coders)
 
@@ -398,6 +402,7 @@ class Choice:
     format: str
     label: str
     download: bool = False  # Ollama has no coder model: offer ``model`` for download
+    loading: bool = False  # llama-server is still loading it: busy for a few seconds
     passed_over: tuple[str, ...] = ()  # the user's endpoint, when nothing answered there
 
     def summary(self) -> str:
@@ -406,6 +411,8 @@ class Choice:
                 f"format {self.format}")
         if self.download:
             text += " (not on the server yet: offering to download it)"
+        if self.loading:
+            text += " (still loading it)"
         if self.passed_over:
             text += f"; nothing usable at {', '.join(self.passed_over)}"
         return text
@@ -437,7 +444,8 @@ def choose(servers: Sequence[Server]) -> tuple[Choice | None, str]:
     passed = tuple(s.candidate.where for s in servers
                    if s.candidate.explicit and s is not best)
     return Choice(best.identity.kind, best.candidate.url, best.model, best.format, best.label,
-                  download=best.state == "download", passed_over=passed), ""
+                  download=best.state == "download", loading=best.state == "loading",
+                  passed_over=passed), ""
 
 
 def no_server_reason(servers: Sequence[Server]) -> str:
