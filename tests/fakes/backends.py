@@ -95,12 +95,10 @@ class ProtocolFake(FakeHttpServer):
         refused = self._refused_body(request)
         if refused is not None:
             return refused
-        if self.api_key is not None:
-            auth = request.headers.get("authorization", "")
-            if auth != f"Bearer {self.api_key}":
-                return Reply.json({"error": {"code": 401, "message": "Invalid API Key",
-                                             "type": "authentication_error"}}, 401)
-        handler = self.routes.get((request.method, request.path))
+        denied = gate(self, request)
+        if denied is not None:
+            return denied
+        handler = self.routes.get((request.method, request.path)) or identity_route(self, request)
         if handler is None:
             return Reply.json({"error": f"no route {request.method} {request.path}"}, 404)
         reply = handler(request)
@@ -240,6 +238,7 @@ class OpenAIFake(ProtocolFake):
         super().__init__(**kwargs)
         self.models = models if models is not None else ["Qwen/Qwen2.5-Coder-1.5B"]
         self.vllm = vllm
+        self.owned_by = "vllm" if vllm else "fake"  # LM Studio says "organization_owner"
         self.routes = {
             ("GET", "/v1/models"): self._models,
             ("POST", "/v1/completions"): self._completions,
@@ -250,7 +249,7 @@ class OpenAIFake(ProtocolFake):
 
     def _models(self, _: Recorded) -> Reply:
         return Reply.json({"object": "list", "data": [
-            {"id": m, "object": "model", "owned_by": "fake", "max_model_len": 32768}
+            {"id": m, "object": "model", "owned_by": self.owned_by, "max_model_len": 32768}
             for m in self.models]})
 
     def _error(self, message: str, status: int) -> Reply:
@@ -341,3 +340,55 @@ class LlamaCppFake(ProtocolFake):
                 "message": "Infill is not supported by this model: prefix token is missing. "
                            "suffix token is missing. middle token is missing. "}}, 501)
         return self._stream()
+
+
+# --- What each real server answers when asked what it is, and which of its paths an
+# API key guards (backend = 'auto', llama_coder/detect.py). -------------------------
+
+
+def identity_route(fake: ProtocolFake, request: Recorded) -> Reply | None:
+    """Identifying answers a fake's own routes leave out: Ollama's OpenAI-compatible
+    model list (``owned_by`` "library")."""
+    if isinstance(fake, OllamaFake) and (request.method, request.path) == ("GET", "/v1/models"):
+        return Reply.json({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 1, "owned_by": "library"}
+            for m in fake.models]})
+    return None
+
+
+def gate(fake: ProtocolFake, request: Recorded) -> Reply | None:
+    """What the real server answers before routing: a missing key, a model loading."""
+    return refuse_without_key(fake, request) or loading(fake, request)
+
+
+def loading(fake: ProtocolFake, request: Recorded) -> Reply | None:
+    """A llama-server still loading its model answers 503 to every path but its model
+    list (which already names the model)."""
+    if not isinstance(fake, LlamaCppFake) or not fake.loading:
+        return None
+    if request.path in ("/models", "/v1/models", "/api/tags"):
+        return None
+    return Reply.json({"error": {"code": 503, "message": "Loading model",
+                                 "type": "unavailable_error"}}, 503)
+
+
+def refuse_without_key(fake: ProtocolFake, request: Recorded) -> Reply | None:
+    """With ``api_key`` set, the 401 the real server gives a request without it.
+
+    llama-server guards every path but its health check, with an OpenAI-style error;
+    vLLM (and the generic OpenAI-compatible fake) guard only ``/v1/*``, vLLM saying
+    just ``{"error": "Unauthorized"}``, so its ``/version`` still answers. Ollama has
+    no key of its own: the key belongs to a proxy in front of it, which guards all.
+    """
+    if fake.api_key is None:
+        return None
+    if request.headers.get("authorization", "") == f"Bearer {fake.api_key}":
+        return None
+    if isinstance(fake, LlamaCppFake) and request.path in ("/health", "/v1/health"):
+        return None
+    if isinstance(fake, OpenAIFake) and not request.path.startswith("/v1/"):
+        return None
+    if isinstance(fake, OpenAIFake) and fake.vllm:
+        return Reply.json({"error": "Unauthorized"}, 401)
+    return Reply.json({"error": {"code": 401, "message": "Invalid API Key",
+                                 "type": "authentication_error"}}, 401)
