@@ -58,6 +58,14 @@ local function range_text(opt)
   return ''
 end
 
+--- A value in a message: on one line, cut at 60 characters (as the engine shows them).
+---@param value any
+---@return string
+local function show(value)
+  local text = vim.inspect(value, { newline = ' ', indent = '' })
+  return #text <= 60 and text or (text:sub(1, 57) .. '...')
+end
+
 --- Is ``value`` good for ``opt``? The same rules as the engine's (core/config.py
 --- _check), from the same generated schema; the reason when it is not.
 ---@param opt LlamaCoderOption
@@ -125,8 +133,8 @@ function M.build(user)
           ('%s must be %s, got %s; using the default %s'):format(
             opt.key,
             must,
-            vim.inspect(value),
-            vim.inspect(opt.default)
+            show(value),
+            show(opt.default)
           )
         )
       end
@@ -216,7 +224,10 @@ function M.setup(user)
   M.values, bad_values = M.build(M.user)
   vim.list_extend(problems, bad_values)
   if #problems > 0 then
-    require('llama_coder.notify').notify(table.concat(problems, '\n'), 'warn')
+    -- Once Neovim has started: a message while init.lua runs would wait for <Enter>.
+    vim.schedule(function()
+      require('llama_coder.notify').notify(table.concat(problems, '\n'), 'warn')
+    end)
   end
 end
 
