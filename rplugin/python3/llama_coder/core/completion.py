@@ -96,6 +96,7 @@ class Plan:
             self.prompt.suffix,
             expandtab=expandtab,
             tabstop=tabstop,
+            prefix=self.prompt.prefix,
         )
 
 
