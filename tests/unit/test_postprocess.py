@@ -113,7 +113,7 @@ def test_repeated_lines_that_close_brackets_the_new_part_opened_are_trimmed() ->
     assert postprocess(text, PY, "    ", "", suffix) == "button = Button(frame,"
 
 
-def test_a_lone_fragment_without_a_word_is_a_whole_line() -> None:
+def test_a_lone_empty_comment_line_is_a_whole_line() -> None:
     # "---" is an empty doc-comment line, not the start of the next one.
     suffix = "\n---@return string\nfunction M.f() end"
     text = "---@param x string\n---"

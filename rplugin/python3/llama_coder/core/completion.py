@@ -78,11 +78,6 @@ class Plan:
     _lexer: Lexer
     _closable: str
 
-    @functools.cached_property
-    def indentation(self) -> Indentation:
-        """How the buffer indents, read from the prompt once a request needs it."""
-        return read_indentation(self.prompt.prefix, self.prompt.suffix)
-
     def stopper(self, extra_stop: tuple[str, ...] = ()) -> Stopper:
         """A fresh stopper for this request's stream."""
         return Stopper(
@@ -105,6 +100,11 @@ class Plan:
             tabstop=tabstop,
             seen=self.indentation,
         )
+
+    @functools.cached_property
+    def indentation(self) -> Indentation:
+        """How the buffer indents, read from the prompt once a request needs it."""
+        return read_indentation(self.prompt.prefix, self.prompt.suffix)
 
 
 def plan(
