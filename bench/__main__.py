@@ -3,6 +3,7 @@
     python -m bench            every figure (several minutes)
     python -m bench --quick    fewer samples, for a first look
     python -m bench --only overhead,scale
+    python -m bench --only hygiene    post-processing on real code (seconds)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import figures
+from bench import figures, hygiene
 from bench.stats import fmt, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,6 +56,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "wasted": lambda: figures.wasted_real(200 if quick else 600),
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
+        "hygiene": lambda: hygiene.hygiene(150 if quick else 400),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -139,6 +141,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{fmt(d['on']['median'], ' ms')} / {fmt(d['off']['median'], ' ms')} "
                     f"(n={d['on']['n']}/{d['off']['n']})", "on < off",
                     ok(d["on"]["median"] < d["off"]["median"])))
+    if "hygiene" in r:
+        out += hygiene.rows(r["hygiene"])
     return out
 
 
@@ -146,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
-        ["overhead", "scale", "through", "memory", "typing", "real", "prefetch", "disk"]))
+        ["overhead", "scale", "through", "memory", "typing", "real", "wasted", "prefetch",
+         "disk", "hygiene"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)

@@ -7,6 +7,7 @@ result to :meth:`Plan.finish`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from llama_coder.core.config import Config
 from llama_coder.core.context_ring import as_comments
 from llama_coder.core.fim import FimTemplate
 from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
-from llama_coder.core.postprocess import postprocess
+from llama_coder.core.postprocess import Indentation, postprocess, read_indentation
 from llama_coder.core.prompt import Prompt, Snapshot, build_prompt
 from llama_coder.core.stopper import Stopper, open_brackets_on_line
 
@@ -85,6 +86,7 @@ class Plan:
             lexer=self._lexer.copy(),
             closable=self._closable,
             min_indent=self.min_indent,
+            tab_width=self.indentation.tab_width,
         )
 
     def finish(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
@@ -96,7 +98,13 @@ class Plan:
             self.prompt.suffix,
             expandtab=expandtab,
             tabstop=tabstop,
+            seen=self.indentation,
         )
+
+    @functools.cached_property
+    def indentation(self) -> Indentation:
+        """How the buffer indents, read from the prompt once a request needs it."""
+        return read_indentation(self.prompt.prefix, self.prompt.suffix)
 
 
 def plan(

@@ -94,6 +94,7 @@ class Stopper:
         lexer: Lexer | None = None,
         closable: str = "",
         min_indent: int = 0,
+        tab_width: int = 1,
     ) -> None:
         self.max_lines = max(1, max_lines)
         self.stop = tuple(s for s in stop if s)
@@ -103,6 +104,7 @@ class Stopper:
         self._pending = ""
         self._newlines = 0
         self.min_indent = min_indent
+        self.tab_width = tab_width  # what a tab counts for against min_indent
         self._line_indent: int | None = None  # indentation of the current new line so far
         self.done = False
         self.reason = ""
@@ -178,7 +180,7 @@ class Stopper:
             return
         if self._line_indent is not None:
             if ch in " \t":
-                self._line_indent += 1
+                self._line_indent += self.tab_width if ch == "\t" else 1
             elif ch != "\n":
                 if self._line_indent < self.min_indent and not self._brackets.stack:
                     self._stop("dedent")
