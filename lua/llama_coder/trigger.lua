@@ -246,8 +246,11 @@ function M.warm_soon()
       if api.nvim_get_current_buf() ~= buf or suggestion.waiting() or not api.nvim_buf_is_valid(buf) then
         return
       end
-      local request = request_for(buf, suggestion.here(), true)
+      local place = suggestion.here()
+      local request = request_for(buf, place, true)
       if request and engine.ensure() then
+        request.id, request.buf, request.tick = 0, buf, place.tick
+        request.row, request.col = place.row, place.col
         require('llama_coder.context').flush()
         engine.send('llama_coder_warm', request)
       end

@@ -59,16 +59,36 @@ class ProtocolFake(FakeHttpServer):
         self._overrides[path].extend(replies)
 
     def completions(self) -> list[Recorded]:
-        return [r for r in self.recorded() if r.path in self.completion_paths]
+        """Requests for a suggestion (warm-ups, which ask for no text, left out)."""
+        return [r for r in self.recorded()
+                if r.path in self.completion_paths and not self.is_warm_up(r)]
 
-    def token_pieces(self, frame: Callable[[str, int], bytes], final: bytes | None) -> list[Piece]:
+    def warm_ups(self) -> list[Recorded]:
+        """Requests that only have the prompt evaluated (see Engine.warm)."""
+        return [r for r in self.recorded()
+                if r.path in self.completion_paths and self.is_warm_up(r)]
+
+    @staticmethod
+    def tokens_asked(body: dict[str, Any]) -> object:
+        return body.get("max_tokens")
+
+    def is_warm_up(self, request: Recorded) -> bool:
+        try:
+            body = request.body
+        except ValueError:
+            return False
+        return isinstance(body, dict) and self.tokens_asked(body) in (0, 1)
+
+    def token_pieces(self, frame: Callable[[str, int], bytes], final: bytes | None,
+                     tokens: list[str] | None = None) -> list[Piece]:
         pieces = []
-        for i, token in enumerate(self.tokens):
+        for i, token in enumerate(self.tokens if tokens is None else tokens):
             delay = (self.delay + (self.first_delay if i == 0 else 0.0)
                      + self.token_delays.get(i, 0.0))
             pieces.append(Piece(frame(token, i), delay))
         if final is not None and not self.hang_after_tokens:
-            pieces.append(Piece(final, self.delay))
+            # With no tokens (a warm-up) the prompt's evaluation comes before the end.
+            pieces.append(Piece(final, self.delay + (0.0 if pieces else self.first_delay)))
         return pieces
 
     def bad_body(self, message: str) -> Reply:
@@ -164,6 +184,11 @@ def keep_alive_error(value: Any) -> str | None:
 
 class OllamaFake(ProtocolFake):
     completion_paths = ("/api/generate",)
+
+    @staticmethod
+    def tokens_asked(body: dict[str, Any]) -> object:
+        options = body.get("options")
+        return options.get("num_predict") if isinstance(options, dict) else None
 
     def __init__(self, models: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -314,32 +339,39 @@ class LlamaCppFake(ProtocolFake):
                                          "type": "unavailable_error"}}, 503)
         return Reply.json({"status": "ok"})
 
-    def _stream(self) -> Reply:
+    def _stream(self, request: Recorded) -> Reply:
         started = time.monotonic()
+        # n_predict 0 (a warm-up): the prompt is evaluated, nothing generated.
+        tokens = [] if self.tokens_asked(request.body or {}) == 0 else self.tokens
 
         def frame(token: str, i: int) -> bytes:
             return sse({"index": 0, "content": token, "tokens": [i], "stop": False,
                         "tokens_predicted": i + 1, "tokens_evaluated": 10})
 
-        final = sse({"index": 0, "content": "", "stop": True, "stop_type": "eos",
-                     "tokens_predicted": len(self.tokens), "tokens_evaluated": 10,
-                     "tokens_cached": 10 + len(self.tokens),
+        final = sse({"index": 0, "content": "", "stop": True,
+                     "stop_type": "eos" if tokens else "limit",
+                     "tokens_predicted": len(tokens), "tokens_evaluated": 10,
+                     "tokens_cached": 10 + len(tokens),
                      "timings": {"cache_n": self.cached_tokens,
                                  "prompt_n": 10 - self.cached_tokens,
                                  "prompt_ms": (time.monotonic() - started) * 1000,
-                                 "predicted_n": len(self.tokens), "predicted_ms": 1.0}})
-        return Reply(200, "text/event-stream", self.token_pieces(frame, final))
+                                 "predicted_n": len(tokens), "predicted_ms": 1.0}})
+        return Reply(200, "text/event-stream", self.token_pieces(frame, final, tokens))
 
-    def _complete(self, _: Recorded) -> Reply:
-        return self._stream()
+    @staticmethod
+    def tokens_asked(body: dict[str, Any]) -> object:
+        return body.get("n_predict")
 
-    def _infill(self, _: Recorded) -> Reply:
+    def _complete(self, request: Recorded) -> Reply:
+        return self._stream(request)
+
+    def _infill(self, request: Recorded) -> Reply:
         if not self.fim:
             return Reply.json({"error": {
                 "code": 501, "type": "not_supported_error",
                 "message": "Infill is not supported by this model: prefix token is missing. "
                            "suffix token is missing. middle token is missing. "}}, 501)
-        return self._stream()
+        return self._stream(request)
 
 
 # --- What each real server answers when asked what it is, and which of its paths an

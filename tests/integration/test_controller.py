@@ -249,3 +249,25 @@ async def test_invalid_bytes_in_the_window_and_context_still_get_suggestions(
         assert "s = '\ufffd' + " in json.dumps(body, ensure_ascii=False)
         assert "d\ufffdj\ufffd vu" in json.dumps(body, ensure_ascii=False)
         assert not [p for p in editor.of("notify") if p["level"] == "error"]
+
+
+# --- warm-up -------------------------------------------------------------------------
+
+async def test_a_request_during_the_warm_ups_model_check_waits_for_that_check(
+        controller: tuple[Controller, RecordingEditor]) -> None:
+    """The warm-up starts the model check; a request that comes meanwhile shares its
+    answer (it used to find the model 'being checked' and show nothing)."""
+    ctl, editor = controller
+    with OllamaFake(tokens=["1"]) as fake:
+        fake.override("/api/tags", Reply(200, "application/json", [
+            Piece(json.dumps({"models": [{"name": "qwen2.5-coder:1.5b-base"}]}).encode(),
+                  0.3)], chunked=False))
+        ctl.configure({"backend": "ollama", "endpoint": fake.url, "prefetch": False})
+        ctl.warm(request(0))
+        assert await until(lambda: bool(fake.recorded("/api/tags")))
+        ctl.complete(request(1))
+        result = await editor.wait_for(lambda: [r for r in editor.of("result")
+                                                if r["id"] == 1])
+        assert result[0]["text"] == "1"
+        assert len(fake.recorded("/api/tags")) == 1  # one check for both
+        assert fake.warm_ups() == []  # the request came first: the warm-up stopped

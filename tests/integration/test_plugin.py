@@ -73,7 +73,7 @@ async def test_the_boundary_wraps_the_work_and_later_messages_still_run(
 def test_every_handler_is_a_notification_in_order() -> None:
     names = {"llama_coder_configure", "llama_coder_complete", "llama_coder_cancel",
              "llama_coder_alternatives", "llama_coder_context", "llama_coder_pull_answer",
-             "llama_coder_recheck", "llama_coder_health"}
+             "llama_coder_recheck", "llama_coder_health", "llama_coder_warm"}
     table = handlers(LlamaCoderPlugin.__new__(LlamaCoderPlugin))
     assert set(table) == names
     for name in names:

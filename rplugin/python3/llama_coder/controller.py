@@ -63,6 +63,7 @@ class Controller:
         self.router: Router | None = None
         self._answered = MAIN  # which engine gave the last suggestion
         self._current: Running | None = None
+        self._warming: Running | None = None  # at most one warm-up, cancelled by requests
         self.prefetcher = Prefetcher()
         self.ring = ContextRing(0, 1)  # sized by apply()
         self.report = Reporter(editor, self.info)
@@ -132,6 +133,7 @@ class Controller:
             LOGGER.warning("ignoring a malformed request: %s", exc)
             return
         previous = self._current
+        self._stop_warming()
         self.alternatives.cancel()
         self.alternatives.remember(request)
         cancel = asyncio.Event()
@@ -277,6 +279,44 @@ class Controller:
             else (completion.chunks or None),
             predicted_ms=s.predicted_ms, from_cache=completion.from_cache)
 
+    # --- warm-up ------------------------------------------------------------------------
+
+    def warm(self, raw: Any) -> None:
+        """The user entered a buffer (or came back after a long idle): have its server
+        evaluate the prompt there before the first suggestion is asked for. Never while
+        a request runs, never two at once; any request cancels it."""
+        try:
+            request = CompletionRequest.from_lua(raw)
+        except BadMessage as exc:
+            LOGGER.warning("ignoring a malformed warm-up: %s", exc)
+            return
+        if self._current is not None or (
+                self._warming is not None and not self._warming.task.done()):
+            return
+        cancel = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._warm(request, cancel))
+        self._warming = Running(request, cancel, task)
+
+    def _stop_warming(self) -> None:
+        warming, self._warming = self._warming, None
+        if warming is not None and not warming.task.done():
+            warming.cancel.set()
+
+    async def _warm(self, request: CompletionRequest, cancel: asyncio.Event) -> None:
+        try:
+            name, engine = self._router().chain(request.filetype)[0]
+            if cancel.is_set() or not await self.models.ready(engine):
+                return
+            snapshot = await snapshot_of(request, engine.config)
+            extra = extra_context(self.ring, engine.config, request.path)
+            if not cancel.is_set():
+                await engine.warm(snapshot, cancel, extra)
+                LOGGER.debug("warmed %s for %s", name, request.path)
+        except LlamaCoderError as exc:
+            LOGGER.debug("warm-up failed: %s", exc)  # the next real request reports it
+        except Exception:
+            LOGGER.exception("internal error in a warm-up")
+
     # --- alternatives, context, the model ---------------------------------------------
 
     def ask_alternatives(self, raw: Any) -> None:
@@ -358,6 +398,7 @@ class Controller:
 
     async def shutdown(self) -> None:
         self.cancel(None)
+        self._stop_warming()
         if self.router is not None:
             for _, engine in self.router.engines():
                 await engine.aclose()

@@ -7,6 +7,7 @@ never imports pynvim.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -163,6 +164,19 @@ class Engine:
                 self.disk.put(disk_key(source, prompt.prefix, prompt.suffix), text)
         return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
                           elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
+
+    async def warm(self, snapshot: Snapshot, cancel: asyncio.Event | None = None,
+                   extra: Sequence[tuple[str, str]] = ()) -> None:
+        """Have the server evaluate the prompt for ``snapshot`` and generate (next to)
+        nothing: its KV cache then holds the prompt's start, so the first real request
+        there costs only what changed. Nothing is cached or shown."""
+        the_plan = self.plan(snapshot, extra)
+        if self.cache.get(self.source(), the_plan.prompt.prefix, the_plan.prompt.suffix):
+            return  # the answer is known: the next request needs no server
+        request = dataclasses.replace(the_plan.request, max_tokens=self.backend.warm_tokens)
+        async with aclosing(self.backend.stream(request, cancel, StreamStats())) as chunks:
+            async for _ in chunks:
+                pass
 
     async def aclose(self) -> None:
         await self.backend.aclose()

@@ -78,6 +78,11 @@ class LlamaCoderPlugin:
     def complete(self, args: list[Any]) -> None:
         self.controller.complete(_first_table(args))
 
+    @pynvim.rpc_export("llama_coder_warm", sync=False)
+    @in_order
+    def warm(self, args: list[Any]) -> None:
+        self.controller.warm(_first_table(args))
+
     @pynvim.rpc_export("llama_coder_cancel", sync=False)
     @in_order
     def cancel(self, args: list[Any]) -> None:

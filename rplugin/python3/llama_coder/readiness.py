@@ -85,6 +85,8 @@ class ModelRecord:
     model: str = ""  # the name the server was asked about
     asked: bool = False  # the download question was asked this session
     message: str = ""  # what the last check said about a missing model
+    # Done when the check under way ends (requests that come meanwhile wait for it).
+    checking: asyncio.Future[None] | None = None
 
     def fire(self, event: ModelEvent) -> ModelState:
         new: ModelState | None = TRANSITIONS.get((self.state, event))
@@ -152,17 +154,25 @@ class Readiness:
         """May ``engine`` be asked for a completion? Checks the model the first time;
         False while it is being checked, asked about, downloaded, or missing."""
         record = self.record(engine)
+        if record.state is ModelState.CHECKING and record.checking is not None:
+            # Another request (a warm-up, say) is checking: its answer is this one's. The
+            # shield keeps this request's cancellation from cutting the other's check.
+            await asyncio.shield(record.checking)
         if record.state is ModelState.UNKNOWN:
             await self._check(engine, record, user_asked=False)
         return record.state is ModelState.READY
 
     async def _check(self, engine: Engine, record: ModelRecord, user_asked: bool) -> None:
         record.fire(ModelEvent.CHECK)
+        done = record.checking = asyncio.get_running_loop().create_future()
         try:
             check = await engine.check_model()  # an unreachable server raises
         except BaseException:
             record.fire(ModelEvent.CHECK_FAILED)  # asked again on the next request
             raise
+        finally:
+            record.checking = None
+            done.set_result(None)
         self._settle(engine, record, check, user_asked)
 
     def _settle(self, engine: Engine, record: ModelRecord, check: ModelCheck,

@@ -113,6 +113,9 @@ class Backend(abc.ABC):
     default_model: ClassVar[str] = ""
     # Advice for users whose model is missing on a server that cannot download it.
     install_hint: ClassVar[str] = ""
+    # Tokens a warm-up asks for: it only wants the prompt evaluated (and kept in the
+    # server's KV cache); 0 where the server takes it to mean "generate nothing".
+    warm_tokens: ClassVar[int] = 1
 
     def __init__(
         self,

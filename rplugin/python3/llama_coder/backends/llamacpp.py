@@ -44,6 +44,7 @@ class LlamaCppBackend(Backend):
     name = "llamacpp"
     label = "llama-server"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    warm_tokens: ClassVar[int] = 0  # n_predict 0: the prompt is evaluated, nothing generated
     install_hint = "start llama-server with it: llama-server -m MODEL.gguf"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
