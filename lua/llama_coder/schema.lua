@@ -59,6 +59,7 @@ return {
   { key = "trigger.min_chars", kind = "integer", default = 1, min = 0, lua = true },
   { key = "ui.hide_during_completion", kind = "boolean", default = true, lua = true },
   { key = "ui.show_info", kind = "boolean", default = false, lua = true },
+  { key = "ui.line_by_line", kind = "boolean", default = true },
   { key = "ui.show_while_streaming", kind = "boolean", default = false },
   { key = "stats.persist", kind = "boolean", default = true, lua = true },
   { key = "python", kind = "string", default = "", lua = true },

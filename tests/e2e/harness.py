@@ -116,7 +116,11 @@ class Editor:
         return result
 
     def wait_suggestion(self, timeout: float = 10.0) -> str:
-        text: str = self.wait(self.suggestion, timeout, "ghost text")
+        """The suggestion once it has streamed in whole (not a line shown early)."""
+        text: str = self.wait(lambda: self.lua(
+            "local s = require('llama_coder.suggestion').shown "
+            "return s and not s.partial and require('llama_coder').suggestion() or nil"),
+            timeout, "ghost text")
         return text
 
     def lines(self) -> list[str]:

@@ -182,8 +182,8 @@ def run_with_plugin(count: int, seed: int, folder: Path) -> tuple[Session, dict[
             wanted = sum(key in ACCEPT_KEYS for key in batch)
             assert len(calls) == wanted, f"batch {batch}: {len(calls)} accept calls"
             session.calls.extend(calls)
-            if index % 5 == 0:
-                time.sleep(0.03)  # now and then let a suggestion arrive
+            if index % 3 == 0:
+                time.sleep(0.04)  # now and then let a suggestion arrive
             check_ghost(ed)
         ed.nvim.input("<Esc>")
         settle(ed)

@@ -190,3 +190,38 @@ def test_a_bad_lua_key_is_reported_once_and_keeps_its_default(
     ed.edit(tmp_path / "b.txt", "", filetype="help")
     ed.nvim.command("setlocal buftype= modifiable")
     assert ed.status() == "off"  # suggestions stay off in help, as by default
+
+
+# --- line by line (ui.line_by_line, the default) ---------------------------------------
+
+def test_the_first_line_shows_before_the_rest_has_streamed_in(
+        editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
+    with OllamaFake(tokens=["y = x\n", "    z = y\n", "    return z"]) as fake:
+        fake.token_delays = {1: 1.0, 2: 1.0}  # the second and third lines come slowly
+        ed = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 20,
+                             "prefetch": False})
+        ed.edit(tmp_path / "a.py", "def f(x):\n")
+        ed.type("Go    ")
+        ed.wait(lambda: ed.suggestion() == "y = x", message="the first line alone")
+        assert fake.completions()[-1].finished_at is None  # still streaming
+        seen: list[str] = []
+        ed.wait(lambda: seen.append(ed.suggestion() or "") or
+                seen[-1] == "y = x\n    z = y\n    return z", message="the whole")
+        # Every state on screen started with the one before: no line was replaced.
+        for earlier, later in zip(seen, seen[1:]):
+            assert later.startswith(earlier), (earlier, later)
+
+
+def test_accepting_while_it_grows_takes_what_is_shown_and_stops_the_rest(
+        editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
+    with OllamaFake(tokens=["y = x\n", "    return y"]) as fake:
+        fake.token_delays = {1: 30.0}
+        ed = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 20,
+                             "prefetch": False})
+        ed.edit(tmp_path / "a.py", "def f(x):\n")
+        ed.type("Go    ")
+        ed.wait(lambda: ed.suggestion() == "y = x", message="the first line")
+        ed.type("<Tab>")
+        ed.wait(lambda: ed.lines()[1] == "    y = x", message="accepted")
+        assert fake.wait_for(lambda: fake.completions()[-1].disconnected_at is not None)
+        assert ed.lines() == ["def f(x):", "    y = x"]

@@ -602,7 +602,7 @@ def test_show_while_streaming_draws_before_the_end(editor_factory: Callable[...,
                              "ui": {"show_while_streaming": True}})
         ed.edit(tmp_path / "a.py", "")
         ed.type("ix = ")
-        first = ed.wait_suggestion()
+        first = ed.wait(ed.suggestion, message="a partial suggestion")
         assert fake.completions()[-1].finished_at is None  # still streaming
         assert first.startswith("one") and first != "one two three four"
         ed.wait(lambda: ed.suggestion() == "one two three four", message="whole suggestion")

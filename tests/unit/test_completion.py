@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from llama_coder.core.completion import plan
 from llama_coder.core.config import parse_config
 from llama_coder.core.fim import BUILTIN_TEMPLATES
@@ -71,3 +74,42 @@ def test_other_files_in_repo_format_comments_or_neither() -> None:
     assert codellama.prefix_with_context().startswith("# From b.py:\n# import os\n")
     plain = plan(snap, config, QWEN).request
     assert plain.client_prompt().startswith("<|fim_prefix|>") and plain.extra_context == ()
+
+
+# --- line by line: what may be shown while a suggestion streams in ---------------------
+
+def block_plan(after: list[str] | None = None):  # type: ignore[no-untyped-def]
+    lines = ["def f(x):", "    "] + (after or [])
+    return plan(Snapshot(lines, 0, 1, 4, "a.py", "python"),
+                parse_config({"max_lines": 16}).config, QWEN)
+
+
+def test_early_shows_complete_lines_only() -> None:
+    p = block_plan()
+    assert p.early("y = x") is None
+    assert p.early("y = x\n    ret") == "y = x"
+    assert p.early("y = x\n    return y\n") == "y = x\n    return y"
+
+
+def test_early_holds_back_a_line_that_repeats_the_text_after_the_cursor() -> None:
+    p = block_plan(["    return y", "", "print(f(1))"])
+    assert p.early("y = x * 2\n    return y\n") == "y = x * 2"
+    # Followed by new code the line was not a repeat: the final text keeps it.
+    assert p.finish("y = x * 2\n    return y\n    z = 3") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["y = x", "    return y", "if x:", "        pass", "",
+                                 "z = (1,", "     2)", "return 3", "\tq = 1", "x)"]),
+                min_size=1, max_size=6),
+       st.lists(st.sampled_from(["    return y", "", "print(f(1))", "    pass"]), max_size=3))
+def test_every_line_shown_early_stays_in_the_final_text(lines: list[str],
+                                                         after: list[str]) -> None:
+    """What the ghost shows while streaming is never taken back by the final text."""
+    p = block_plan(after)
+    text = "\n".join(lines)
+    final = p.finish(text) or ""
+    for end in range(len(text)):
+        if text[end] == "\n":
+            shown = p.early(text[:end + 1])
+            assert shown is None or final.startswith(shown), (text[:end + 1], shown, final)

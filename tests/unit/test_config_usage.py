@@ -56,7 +56,7 @@ async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
         engine.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
         engine.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
-        controller._partial_sender(request, asyncio.Event())
+        controller._streaming(request, asyncio.Event())
         extra_context(controller.ring, engine.config, "a.py")
         assert controller.router is not None
         controller.router.failed("main")

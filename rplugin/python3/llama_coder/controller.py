@@ -203,9 +203,10 @@ class Controller:
             return False
         self.report.thinking_soon()
         extra = extra_context(self.ring, engine.config, request.path)
+        on_text, on_lines = self._streaming(request, cancel)
         completion = await engine.complete(
-            snapshot, cancel, self._partial_sender(request, cancel),
-            expandtab=request.expandtab, tabstop=request.tabstop, extra=extra,
+            snapshot, cancel, on_text, expandtab=request.expandtab, tabstop=request.tabstop,
+            extra=extra, on_lines=on_lines,
         )
         if cancel.is_set():
             self.report.status("idle")
@@ -217,20 +218,29 @@ class Controller:
         self._prefetch(engine, snapshot, request, completion.text, extra)
         return True
 
-    def _partial_sender(self, request: CompletionRequest,
-                        cancel: asyncio.Event) -> Callable[[str], None] | None:
-        if not self._router().config.ui.show_while_streaming:
-            return None
-        last = 0.0
+    def _streaming(self, request: CompletionRequest, cancel: asyncio.Event
+                   ) -> tuple[Callable[[str], None] | None, Callable[[str], None] | None]:
+        """What goes to the editor while a suggestion streams in: every piece
+        (ui.show_while_streaming, at most every STREAM_UPDATE_SECONDS), each checked line
+        as it completes (ui.line_by_line), or nothing until the end."""
+        ui = self._router().config.ui
 
         def send(text: str) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if text and not cancel.is_set() and now - last >= STREAM_UPDATE_SECONDS:
-                last = now
+            if text and not cancel.is_set():
                 self.editor.send("result", self._payload(request, text, partial=True))
 
-        return send
+        if ui.show_while_streaming:
+            last = 0.0
+
+            def piece(text: str) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= STREAM_UPDATE_SECONDS:
+                    last = now
+                    send(text)
+
+            return piece, None
+        return None, (send if ui.line_by_line else None)
 
     @staticmethod
     def _payload(request: CompletionRequest, text: str | None, partial: bool = False

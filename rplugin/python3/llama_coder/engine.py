@@ -124,8 +124,11 @@ class Engine:
         tabstop: int = 8,
         extra: Sequence[tuple[str, str]] = (),
         variant: int = 0,
+        on_lines: Callable[[str], None] | None = None,
     ) -> Completion:
         """One suggestion for ``snapshot``: from the cache when it can, else the server.
+        ``on_text`` gets the raw text as it streams; ``on_lines`` what may be shown of it
+        so far (its checked complete lines, see Plan.early), each time that grows.
         ``extra`` are chunks of other files to send along (see core/context_ring.py).
         ``variant`` > 0 asks for an alternative: another sample, never cached."""
         started = time.perf_counter()
@@ -145,6 +148,7 @@ class Engine:
         stats = StreamStats()
         first_chunk_ms: float | None = None
         count = 0
+        shown = ""  # what on_lines was given last
         async with aclosing(self.backend.stream(the_plan.request, cancel, stats)) as chunks:
             async for chunk in chunks:
                 count += 1
@@ -153,6 +157,11 @@ class Engine:
                 done = stopper.feed(chunk)
                 if on_text is not None:
                     on_text(stopper.text)
+                if on_lines is not None and not done and "\n" in chunk:
+                    early = the_plan.early(stopper.text, expandtab, tabstop)
+                    if early and len(early) > len(shown) and early.startswith(shown):
+                        shown = early
+                        on_lines(early)
                 if done:
                     break
         if cancel is not None and cancel.is_set():

@@ -101,6 +101,24 @@ class Plan:
             seen=self.indentation,
         )
 
+    def early(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
+        """What of a suggestion still streaming in may be shown now: its complete lines,
+        as the final post-processing leaves them (a tail that repeats the text after
+        the cursor, which the end may still turn out to be, is held back). None: no
+        line yet. The final text starts with every line shown here, so a line once
+        shown stays."""
+        end = text.rfind("\n")
+        if end < 0:
+            return None
+        complete = text[:end]
+        if "\n" not in complete:
+            # One line so far: the one-line rules (a tail repeating the rest of the
+            # cursor line) do not apply to a suggestion of several lines; show it as
+            # the multi-line rules leave it.
+            complete += "\n"
+        shown = self.finish(complete, expandtab, tabstop)
+        return shown.rstrip("\n") if shown else None
+
     @functools.cached_property
     def indentation(self) -> Indentation:
         """How the buffer indents, read from the prompt once a request needs it."""

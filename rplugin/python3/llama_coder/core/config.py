@@ -193,8 +193,12 @@ SCHEMA: tuple[Option, ...] = (
            "menu (native, nvim-cmp, blink.cmp) is visible.", consumer="lua"),
     Option("ui.show_info", "boolean", False, "Add the last suggestion's timings (total time, "
            "tokens/s, or 'cached') to status(), for statuslines.", consumer="lua"),
+    Option("ui.line_by_line", "boolean", True, "Show a suggestion's first line as soon as it "
+           "has streamed in and passed the checks, then each further line, instead of once "
+           "complete (a line once shown stays; accepting takes what is shown)."),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
-           "in, instead of once complete."),
+           "in, piece by piece, even before a line is complete (goes further than "
+           "ui.line_by_line; the end may still be cut by post-processing)."),
     Option("stats.persist", "boolean", True, "Keep the counts of :LlamaCoderStats across "
            "sessions in a small file under stdpath('state') (numbers and server names only, "
            "never code or prompts).", consumer="lua"),
@@ -266,6 +270,7 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class UiConfig:
+    line_by_line: bool
     show_while_streaming: bool
 
 
