@@ -77,14 +77,22 @@ function M.bucket(ms)
   return #M.BUCKETS + 1
 end
 
---- A suggestion was shown, ``ms`` after the key it answers.
+--- The characters of a suggestion that was shown (counted once it is complete, or
+--- left before it was).
 ---@param server string|nil
 ---@param text string
+function M.chars_shown(server, text)
+  local e = entry(server)
+  e.chars_shown = e.chars_shown + vim.fn.strchars(text)
+end
+
+--- A suggestion was shown (its first line, or all of it), ``ms`` after the key it
+--- answers.
+---@param server string|nil
 ---@param ms number|nil time to ghost
-function M.shown(server, text, ms)
+function M.shown(server, ms)
   local e = entry(server)
   e.shown = e.shown + 1
-  e.chars_shown = e.chars_shown + vim.fn.strchars(text)
   if ms then
     local b = M.bucket(ms)
     e.ghost[b] = e.ghost[b] + 1

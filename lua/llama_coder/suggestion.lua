@@ -32,6 +32,7 @@ local M = {}
 ---@field server string|nil which server answered (for stats)
 ---@field counted boolean the engine's numbers were counted
 ---@field accepted boolean part of it was accepted
+---@field full string|nil the whole text for ``origin``, until its characters are counted
 
 ---@type {id: integer, place: LlamaCoderPlace, key_at: integer}|nil the request in flight
 M.pending = nil
@@ -132,11 +133,21 @@ local function show_position(position)
   status.set_alternatives(position)
 end
 
+--- Count the characters a suggestion showed, once.
+---@param s LlamaCoderShown
+local function count_chars(s)
+  if s.full then
+    stats.chars_shown(s.server, s.full)
+    s.full = nil
+  end
+end
+
 --- Forget the suggestion on screen (not the request in flight).
 ---@param how 'dismissed'|'typed_over'|nil what became of it, for stats
 local function forget_shown(how)
   local s = M.shown
   if s then
+    count_chars(s)
     if how and not s.accepted then
       stats.left(s.server, how)
     end
@@ -272,11 +283,15 @@ function M.on_result(payload)
     s = { id = p.id, origin = p.place, list = {}, index = 1, fetching = false, want_step = 0,
           server = server, counted = false, accepted = false }
     M.shown = s
-    stats.shown(server, text, vim.uv.now() - p.key_at)
+    stats.shown(server, vim.uv.now() - p.key_at)
   end
-  if not payload.partial and not s.counted and type(payload.stats) == 'table' then
-    s.counted = true
-    stats.timings(s.server, payload.stats)
+  s.full = text
+  if not payload.partial then
+    count_chars(s)
+    if not s.counted and type(payload.stats) == 'table' then
+      s.counted = true
+      stats.timings(s.server, payload.stats)
+    end
   end
   s.text, s.place, s.partial = rest, now, payload.partial and true or false
   s.list, s.index = { text }, 1
@@ -292,6 +307,7 @@ end
 local function insert(part, how)
   local s = M.shown --[[@as LlamaCoderShown]]
   local rest = s.text:sub(#part + 1)
+  count_chars(s)
   stats.accepted(s.server, how, part, not s.accepted)
   if s.partial or (M.pending and M.pending.id == s.id) then
     M.cancel_request() -- what is shown is what is accepted; the rest is not wanted
