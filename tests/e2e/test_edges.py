@@ -3,6 +3,7 @@ typing through, multi-line ghosts mid-line, several windows on one buffer."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def test_the_first_line_shows_before_the_rest_has_streamed_in(
         ed.wait(lambda: seen.append(ed.suggestion() or "") or
                 seen[-1] == "y = x\n    z = y\n    return z", message="the whole")
         # Every state on screen started with the one before: no line was replaced.
-        for earlier, later in zip(seen, seen[1:]):
+        for earlier, later in itertools.pairwise(seen):
             assert later.startswith(earlier), (earlier, later)
 
 
