@@ -279,6 +279,9 @@ function M.on_result(payload)
   end
   local s = M.shown
   if not (s and s.id == p.id) then
+    if s then
+      forget_shown() -- an older suggestion, still shown while this was asked for
+    end
     local server = server_of(payload)
     s = { id = p.id, origin = p.place, list = {}, index = 1, fetching = false, want_step = 0,
           server = server, counted = false, accepted = false }
