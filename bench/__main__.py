@@ -56,7 +56,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "wasted": lambda: figures.wasted_real(200 if quick else 600),
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
-        "team": lambda: team.team(150 if quick else 300, 2 if quick else 3),
+        "team": lambda: team.team(150 if quick else 300, 2 if quick else 4),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -161,7 +161,9 @@ def _team_rows(t: dict[str, Any], ok: Callable[[bool], str]
         rows.append((f"10 team of {t['editors']} on llama-server --parallel {t['parallel']}, "
                      f"{name}: time to ghost p50 / p90",
                      f"{_spread(m['p50_ms'], ' ms')} / {_spread(m['p90_ms'], ' ms')} "
-                     f"(n={m['n']}, missed {m['missed']})", "-", "-"))
+                     f"(n={m['n']}: {m['timed_out']} over {team.WAIT_CAP_S:g} s; "
+                     f"{m['nothing']} empty, {m['failed']} failed)",
+                     "-", "-"))
         costlier = m["server_cpu_s_per_100"]["median"] > shipped["server_cpu_s_per_100"]["median"]
         rows.append(("10 ... server CPU time / tokens generated per 100 keys",
                      f"{_spread(m['server_cpu_s_per_100'], ' s')} / "
