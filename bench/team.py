@@ -72,7 +72,8 @@ def script(source: str, keys: int, seed: int, phase: int) -> list[Key]:
     lines = source.splitlines()
     out: list[Key] = []
     line = 0
-    for name, gap in _session_keys(source, keys, seed):
+    # [:keys]: _session_keys gives one key more when a line end falls on the limit.
+    for name, gap in _session_keys(source, keys, seed)[:keys]:
         if name != "<CR>":
             out.append(Key("<" if name == "<lt>" else name, gap))
             continue
