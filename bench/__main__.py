@@ -15,10 +15,11 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import figures, hygiene
+from bench import figures, hygiene, team
 from bench.stats import fmt, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,6 +58,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
         "hygiene": lambda: hygiene.hygiene(150 if quick else 400),
+        "team": lambda: team.team(150 if quick else 300, 2 if quick else 4),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -143,7 +145,36 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     ok(d["on"]["median"] < d["off"]["median"])))
     if "hygiene" in r:
         out += hygiene.rows(r["hygiene"])
+    if "team" in r:
+        out += _team_rows(r["team"], ok)
     return out
+
+
+def _spread(s: dict[str, float], unit: str) -> str:
+    """A median over runs with the lowest and highest run."""
+    return f"{fmt(s['median'], unit)} ({fmt(s['min'])}-{fmt(s['max'])})"
+
+
+def _team_rows(t: dict[str, Any], ok: Callable[[bool], str]
+               ) -> list[tuple[str, str, str, str]]:
+    """Medians over the runs of each mode, with the lowest and highest run."""
+    rows: list[tuple[str, str, str, str]] = []
+    shipped = t["cancel"]
+    for mode, name in (("cancel", "cancelling as shipped"), ("no-cancel", "cancelling off")):
+        m = t[mode]
+        rows.append((f"11 team of {t['editors']} on llama-server --parallel {t['parallel']}, "
+                     f"{name}: time to ghost p50 / p90",
+                     f"{_spread(m['p50_ms'], ' ms')} / {_spread(m['p90_ms'], ' ms')} "
+                     f"(n={m['n']}: {m['timed_out']} over {team.WAIT_CAP_S:g} s; "
+                     f"{m['nothing']} empty, {m['failed']} failed)",
+                     "-", "-"))
+        costlier = m["server_cpu_s_per_100"]["median"] > shipped["server_cpu_s_per_100"]["median"]
+        rows.append(("11 ... server CPU time / tokens generated per 100 keys",
+                     f"{_spread(m['server_cpu_s_per_100'], ' s')} / "
+                     f"{_spread(m['tokens_per_100'], '')}",
+                     "-" if m is shipped else "above shipped",
+                     "-" if m is shipped else ok(costlier)))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
         ["overhead", "scale", "through", "memory", "typing", "real", "wasted", "prefetch",
-         "disk", "hygiene"]))
+         "disk", "hygiene", "team"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)

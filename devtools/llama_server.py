@@ -113,7 +113,16 @@ class LlamaServer:
                 self.process.wait(10)
 
 
-DEFAULT_ARGS = ("--ctx-size", "4096", "--parallel", "1", "--threads", str(os.cpu_count() or 2))
+def server_args(parallel: int = 1, metrics: bool = False) -> tuple[str, ...]:
+    """llama-server's arguments: ``parallel`` slots (requests decoded together in one
+    batch), each with the 4,096 tokens of context one slot has by default (llama-server
+    splits ``--ctx-size`` between its slots); ``metrics`` turns on GET /metrics."""
+    args = ("--ctx-size", str(4096 * parallel), "--parallel", str(parallel),
+            "--threads", str(os.cpu_count() or 2))
+    return (*args, "--metrics") if metrics else args
+
+
+DEFAULT_ARGS = server_args()
 
 
 def start(model: Path, log: Path, extra_args: Sequence[str] = DEFAULT_ARGS,
