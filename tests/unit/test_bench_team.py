@@ -1,4 +1,4 @@
-"""Figure 10's typing scripts: what the simulated editors type is the real file."""
+"""Figure 11's typing scripts: what the simulated editors type is the real file."""
 
 from __future__ import annotations
 
