@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from llama_coder.alternatives import Alternatives
-from llama_coder.core.config import Config, TlsConfig, parse_config
+from llama_coder.core.config import AUTO, Config, TlsConfig, api_key, parse_config
 from llama_coder.core.context_ring import ContextRing
-from llama_coder.core.errors import ConfigError, LlamaCoderError
+from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
 from llama_coder.core.prompt import Snapshot
 from llama_coder.core.speculation import accepted
 from llama_coder.core.timings import Timings
+from llama_coder.detect import AutoSetup
 from llama_coder.engine import Completion, Engine
 from llama_coder.health import health_report
 from llama_coder.log import LOGGER, add_secret, set_level
@@ -60,7 +61,9 @@ class Controller:
     def __init__(self, editor: Editor, environ: Mapping[str, str] | None = None) -> None:
         self.editor = editor
         self.environ = dict(os.environ if environ is None else environ)
-        self.router: Router | None = None
+        self.config: Config | None = None
+        self.router: Router | None = None  # None while backend = 'auto' has found nothing
+        self.auto: AutoSetup | None = None  # backend = 'auto': finds the server
         self._answered = MAIN  # which engine gave the last suggestion
         self._current: Running | None = None
         self.prefetcher = Prefetcher()
@@ -83,21 +86,73 @@ class Controller:
         self.apply(result.config)
 
     def apply(self, config: Config) -> None:
-        old = self.router
+        old, old_auto = self.router, self.auto
         self.cancel(None)
         self.alternatives.forget()
-        self.router = Router(config, self._make_engine)
+        self.config = config
         set_level(config.log.level)
-        for _, engine in self.router.engines():
-            add_secret(engine.backend.settings.api_key)
+        add_secret(api_key(config, self.environ))
+        self.auto = None
+        self.router = None
+        if config.backend == AUTO:
+            # Which server is decided by the first request (off the typing path).
+            self.auto = AutoSetup(config, self.environ, self.report.notify)
+        else:
+            self._build_router(config)
         self.models.clear()
         self.report.last_error = None
         self._answered = MAIN
         self.ring.resize(config.context.extra_chunks, config.context.chunk_lines)
         if old is not None:
-            for _, engine in old.engines():
-                self._spawn(engine.aclose())
+            self._close(old)
+        if old_auto is not None:
+            self._spawn(old_auto.aclose())
         self.report.status("idle")
+
+    def _build_router(self, config: Config) -> Router:
+        self.router = Router(config, self._make_engine)
+        for _, engine in self.router.engines():
+            add_secret(engine.backend.settings.api_key)
+        return self.router
+
+    def _close(self, router: Router) -> None:
+        for _, engine in router.engines():
+            self._spawn(engine.aclose())
+
+    async def _servers(self) -> Router | None:
+        """The servers: with backend = 'auto', found by the first request that needs
+        them (requests that come meanwhile share that detection) and kept until the
+        chosen one is gone. None while nothing usable answers (AutoSetup said why)."""
+        router = self._router()
+        auto = self.auto
+        if router is not None or auto is None:
+            return router
+        found = await auto.resolve()
+        if auto is not self.auto or found is None:
+            return None  # set up anew meanwhile, or nothing to use
+        if self.router is None:
+            self._build_router(found)
+            self.report.status("idle")  # the status line names the server now
+        return self.router
+
+    def _lost(self, engine: Engine, error: LlamaCoderError) -> None:
+        """A request to ``engine`` failed: when it was the server backend = 'auto'
+        chose and it is gone, the next request detects again."""
+        auto, router = self.auto, self.router
+        chosen = auto.configured if auto is not None else None
+        if (auto is None or router is None or chosen is None
+                or (engine.config.backend, engine.config.endpoint)
+                != (chosen.backend, chosen.endpoint)):
+            return
+        if auto.gone(error):
+            LOGGER.info("%s is gone (%s): detecting again on the next request",
+                        chosen.endpoint, error)
+            self.router = None
+            self.prefetcher.cancel()
+            self.alternatives.cancel()
+            self.models.clear()
+            self._answered = MAIN
+            self._close(router)
 
     def _make_engine(self, config: Config) -> Engine:
         warn = lambda m: self.report.notify(m, "warn")  # noqa: E731
@@ -114,12 +169,12 @@ class Controller:
         """The top-level server's engine, once configured."""
         return self.router.main if self.router is not None else None
 
-    def _router(self) -> Router:
-        """The servers; a message that needs them before setup()'s configuration came
-        (none in practice: Lua configures first) gets the defaults."""
-        if self.router is None:
+    def _router(self) -> Router | None:
+        """The servers as they are now (None: backend = 'auto' has not found one yet);
+        a message that needs them before setup()'s configuration came (none in
+        practice: Lua configures first) gets the defaults."""
+        if self.config is None:
             self.configure({})
-        assert self.router is not None
         return self.router
 
     # --- completions -----------------------------------------------------------------
@@ -159,17 +214,22 @@ class Controller:
                 await asyncio.wait({previous.task})
         delivered = False
         try:
-            router = self._router()
+            router = await self._servers()
+            if router is None:
+                self._nothing_found(cancel)
+                return
             chain = router.chain(request.filetype)
             for position, (name, engine) in enumerate(chain):
                 last = position == len(chain) - 1
                 try:
-                    delivered = await self._complete_with(engine, name, request, cancel)
+                    delivered = await self._complete_with(router, engine, name, request,
+                                                          cancel)
                     if delivered or cancel.is_set():
                         return
                 except LlamaCoderError as exc:
                     if cancel.is_set():
                         return
+                    self._lost(engine, exc)
                     if last or not worth_falling_back(exc):
                         raise
                     router.failed(name)
@@ -188,8 +248,18 @@ class Controller:
             if not delivered and not cancel.is_set():
                 self.editor.send("result", self._payload(request, None))  # nothing to show
 
-    async def _complete_with(self, engine: Engine, name: str, request: CompletionRequest,
-                             cancel: asyncio.Event) -> bool:
+    def _nothing_found(self, cancel: asyncio.Event) -> None:
+        """backend = 'auto' found no server to use: the status says why (AutoSetup
+        notified it once)."""
+        auto = self.auto
+        if cancel.is_set() or auto is None or auto.detection is None:
+            return
+        reason = auto.detection.reason
+        self.report.last_error = (reason, time.monotonic())
+        self.report.status("error", detail="no server", message=clip(reason, 300))
+
+    async def _complete_with(self, router: Router, engine: Engine, name: str,
+                             request: CompletionRequest, cancel: asyncio.Event) -> bool:
         """One try on one server; True when a result went to the editor. False also
         when its model is not ready (being asked about, downloaded, or missing): the
         next server in the chain is tried."""
@@ -208,7 +278,7 @@ class Controller:
         if cancel.is_set():
             self.report.status("idle")
             return False
-        self._router().answered(name)
+        router.answered(name)
         self._answered = name
         prefetched = completion.from_cache and self.prefetcher.fetched(engine, snapshot)
         self._deliver(request, completion, engine, prefetched)
@@ -217,7 +287,7 @@ class Controller:
 
     def _partial_sender(self, request: CompletionRequest,
                         cancel: asyncio.Event) -> Callable[[str], None] | None:
-        if not self._router().config.ui.show_while_streaming:
+        if self.config is None or not self.config.ui.show_while_streaming:
             return None
         last = 0.0
 
@@ -286,7 +356,11 @@ class Controller:
         except BadMessage as exc:
             LOGGER.warning("ignoring a malformed alternatives request: %s", exc)
             return
-        self.alternatives.start(ask, self._router())
+        router = self._router()
+        if router is None:  # backend = 'auto' has no server yet: nothing to offer
+            self.editor.send("alternatives_done", {"id": ask.id})
+            return
+        self.alternatives.start(ask, router)
 
     def add_context(self, raw: Any) -> None:
         """A chunk of another buffer from Lua: ``path`` and ``lines``."""
@@ -311,7 +385,7 @@ class Controller:
         models that are missing, declined or failed to download are checked again.
         Only :LlamaCoderStatus asks again about a model the user declined."""
         self._router()
-        self.models.recheck(user_asked=reason == "status")
+        self.models.recheck(user_asked=reason == "status")  # the engines there are
 
     # --- :checkhealth and :LlamaCoderStatus -------------------------------------------
 
@@ -319,17 +393,30 @@ class Controller:
         self._spawn(self._health(token))
 
     async def _health(self, token: int) -> None:
-        report = await health_report(self._router().main, self.info, self.problems)
+        router = await self._servers()  # detects, when backend = 'auto' has not yet
+        report = await health_report(router.main if router is not None else None,
+                                     self.info, self.problems)
+        auto = self.auto
+        if auto is not None:
+            report["detection"] = await auto.report()
         self.editor.send("health", {"token": token, **report})
 
     def info(self) -> dict[str, Any]:
-        if self.router is None:
+        config = self.config
+        if config is None:
             return {}
+        last_error = self.report.last_error
+        if self.router is None:  # backend = 'auto', no server found (yet)
+            return {
+                "backend": AUTO, "endpoint": config.endpoint, "model": config.model,
+                "format": config.format, "fim_side": "", "latency_ms": None,
+                "last_error": last_error[0] if last_error else "",
+                "api_key_env": config.api_key_env, "answered_by": "",
+            }
         engine = self.router.main
         cfg = engine.config
-        last_error = self.report.last_error
         return {
-            "backend": cfg.backend,
+            "backend": f"{AUTO}: {cfg.backend}" if self.auto is not None else cfg.backend,
             "endpoint": cfg.resolved_endpoint,
             "model": engine.backend.model or "(the server's)",
             "format": engine.resolution.template.name,
@@ -358,6 +445,8 @@ class Controller:
 
     async def shutdown(self) -> None:
         self.cancel(None)
+        if self.auto is not None:
+            await self.auto.aclose()
         if self.router is not None:
             for _, engine in self.router.engines():
                 await engine.aclose()
