@@ -314,6 +314,25 @@ async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
     assert len(ctl.auto.detection.probes) == 20  # detected once: within fallback_retry
 
 
+async def test_auto_looks_again_at_once_when_the_user_asks(
+        controller: tuple[Controller, RecordingEditor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctl, editor = controller
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+    port = free_port()
+    ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False})
+    ctl.complete(request(1))
+    await editor.wait_for(lambda: editor.last_status() == "error")
+    with OllamaFake(port=port, tokens=["1"]) as fake:
+        ctl.complete(request(2, ["y = "]))  # within fallback_retry: no new look
+        await editor.wait_for(lambda: [p for p in editor.of("result") if p["id"] == 2])
+        assert fake.recorded() == []
+        ctl.recheck("status")  # :LlamaCoderStatus
+        ctl.complete(request(3, ["z = "]))
+        assert await editor.wait_for(lambda: texts(editor, 3)) == ["1"]
+    assert editor.last_status() == "idle"
+
+
 async def test_auto_health_report_lists_every_probe(
         controller: tuple[Controller, RecordingEditor],
         monkeypatch: pytest.MonkeyPatch) -> None:

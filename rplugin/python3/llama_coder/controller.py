@@ -385,7 +385,9 @@ class Controller:
         models that are missing, declined or failed to download are checked again.
         Only :LlamaCoderStatus asks again about a model the user declined."""
         self._router()
-        self.models.recheck(user_asked=reason == "status")  # the engines there are
+        if self.auto is not None and reason in ("status", "health"):
+            self.auto.look_again()  # a server started meanwhile is found at once
+        self.models.recheck(user_asked=reason == "status")
 
     # --- :checkhealth and :LlamaCoderStatus -------------------------------------------
 
@@ -411,7 +413,7 @@ class Controller:
                 "backend": AUTO, "endpoint": config.endpoint, "model": config.model,
                 "format": config.format, "fim_side": "", "latency_ms": None,
                 "last_error": last_error[0] if last_error else "",
-                "api_key_env": config.api_key_env, "answered_by": "",
+                "api_key_env": config.api_key_env, "answered_by": "", "server": AUTO,
             }
         engine = self.router.main
         cfg = engine.config
@@ -425,6 +427,7 @@ class Controller:
             "last_error": last_error[0] if last_error else "",
             "api_key_env": cfg.api_key_env,
             "answered_by": self._answered_label(),
+            "server": _server_label(engine),  # as results' stats name it (:LlamaCoderStats)
         }
 
     def _answered_label(self) -> str:

@@ -193,6 +193,12 @@ class AutoSetup:
         self._retry_at = 0.0
         return True
 
+    def look_again(self) -> None:
+        """The user asks (:LlamaCoderStatus, :checkhealth): when nothing usable was
+        found, the next request detects at once, not after ``fallback_retry``."""
+        if self.configured is None:
+            self._retry_at = 0.0
+
     async def report(self) -> dict[str, Any]:
         """For :checkhealth (which may wait; it is not the typing path): every probe
         and its answer, detecting now if nothing was detected yet."""
