@@ -295,6 +295,25 @@ async def test_auto_detects_again_when_the_chosen_server_goes_away(
     assert said[1].endswith(f"; nothing usable at {first_at}")
 
 
+async def test_auto_a_fallback_answers_the_request_that_finds_the_server_gone(
+        controller: tuple[Controller, RecordingEditor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctl, editor = controller
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+    with OllamaFake(tokens=["2"]) as spare:
+        with LlamaCppFake(tokens=["1"]) as first:
+            ctl.configure({"endpoint": first.url, "prefetch": False,
+                           "fallback": [{"backend": "ollama", "endpoint": spare.url}]})
+            ctl.complete(request(1))
+            assert await editor.wait_for(lambda: texts(editor, 1)) == ["1"]
+        # The engines of the server that went away are let go after this request,
+        # not during it: its fallback still answers.
+        ctl.complete(request(2, ["y = "]))
+        assert await editor.wait_for(lambda: texts(editor, 2)) == ["2"]
+        assert ctl.router is None  # the next request detects again
+        assert not [p for p in editor.of("notify") if p["level"] == "error"]
+
+
 async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
         controller: tuple[Controller, RecordingEditor],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -135,24 +135,24 @@ class Controller:
             self.report.status("idle")  # the status line names the server now
         return self.router
 
-    def _lost(self, engine: Engine, error: LlamaCoderError) -> None:
+    def _lost(self, engine: Engine, error: LlamaCoderError) -> Router | None:
         """A request to ``engine`` failed: when it was the server backend = 'auto'
-        chose and it is gone, the next request detects again."""
+        chose and it is gone, the next request detects again. Returns the servers
+        let go (closed once the request that still holds them ends)."""
         auto, router = self.auto, self.router
         chosen = auto.configured if auto is not None else None
         if (auto is None or router is None or chosen is None
                 or (engine.config.backend, engine.config.endpoint)
-                != (chosen.backend, chosen.endpoint)):
-            return
-        if auto.gone(error):
-            LOGGER.info("%s is gone (%s): detecting again on the next request",
-                        chosen.endpoint, error)
-            self.router = None
-            self.prefetcher.cancel()
-            self.alternatives.cancel()
-            self.models.clear()
-            self._answered = MAIN
-            self._close(router)
+                != (chosen.backend, chosen.endpoint) or not auto.gone(error)):
+            return None
+        LOGGER.info("%s is gone (%s): detecting again on the next request",
+                    chosen.endpoint, error)
+        self.router = None
+        self.prefetcher.cancel()
+        self.alternatives.cancel()
+        self.models.clear()
+        self._answered = MAIN
+        return router
 
     def _make_engine(self, config: Config) -> Engine:
         warn = lambda m: self.report.notify(m, "warn")  # noqa: E731
@@ -213,6 +213,7 @@ class Controller:
                 previous.task.cancel()
                 await asyncio.wait({previous.task})
         delivered = False
+        dropped: Router | None = None  # servers backend = 'auto' let go of meanwhile
         try:
             router = await self._servers()
             if router is None:
@@ -229,7 +230,7 @@ class Controller:
                 except LlamaCoderError as exc:
                     if cancel.is_set():
                         return
-                    self._lost(engine, exc)
+                    dropped = dropped or self._lost(engine, exc)
                     if last or not worth_falling_back(exc):
                         raise
                     router.failed(name)
@@ -245,6 +246,8 @@ class Controller:
                 self._current = None
             if self._current is None:
                 self.report.settle()  # no "thinking" left behind by a cancelled request
+            if dropped is not None:
+                self._close(dropped)
             if not delivered and not cancel.is_set():
                 self.editor.send("result", self._payload(request, None))  # nothing to show
 
@@ -395,12 +398,18 @@ class Controller:
         self._spawn(self._health(token))
 
     async def _health(self, token: int) -> None:
-        router = await self._servers()  # detects, when backend = 'auto' has not yet
+        auto, error = self.auto, ""
+        try:
+            router = await self._servers()  # detects, when backend = 'auto' has not yet
+            detection = await auto.report() if auto is not None else None
+        except LlamaCoderError as exc:  # detection could not start (tls.ca_bundle)
+            router, detection, error = None, None, str(exc)
         report = await health_report(router.main if router is not None else None,
                                      self.info, self.problems)
-        auto = self.auto
-        if auto is not None:
-            report["detection"] = await auto.report()
+        if detection is not None:
+            report["detection"] = detection
+        if error:
+            report["error"] = error
         self.editor.send("health", {"token": token, **report})
 
     def info(self) -> dict[str, Any]:
