@@ -314,6 +314,27 @@ async def test_auto_a_fallback_answers_the_request_that_finds_the_server_gone(
         assert not [p for p in editor.of("notify") if p["level"] == "error"]
 
 
+async def test_auto_finds_nothing_the_fallbacks_answer_until_a_server_starts(
+        controller: tuple[Controller, RecordingEditor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctl, editor = controller
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+    port = free_port()
+    with OllamaFake(tokens=["2"]) as spare:
+        ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False,
+                       "fallback": [{"backend": "ollama", "endpoint": spare.url}]})
+        ctl.complete(request(1))
+        assert await editor.wait_for(lambda: texts(editor, 1)) == ["2"]
+        assert [level for _, level in notes(editor)] == ["warn"]  # nothing found: said
+        assert ctl.info()["backend"] == "auto: ollama" and ctl.info()["endpoint"] == spare.url
+        with LlamaCppFake(port=port, tokens=["1"]) as local:
+            ctl.recheck("status")
+            ctl.complete(request(2, ["y = "]))
+            assert await editor.wait_for(lambda: texts(editor, 2)) == ["1"]
+            assert ctl.info()["backend"] == "auto: llamacpp" and local.completions()
+        assert len(spare.completions()) == 1
+
+
 async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
         controller: tuple[Controller, RecordingEditor],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,7 @@ class Controller:
         self.config: Config | None = None
         self.router: Router | None = None  # None while backend = 'auto' has found nothing
         self.auto: AutoSetup | None = None  # backend = 'auto': finds the server
+        self._interim = False  # the router holds only fallbacks: auto found nothing yet
         self._answered = MAIN  # which engine gave the last suggestion
         self._current: Running | None = None
         self.prefetcher = Prefetcher()
@@ -94,6 +95,7 @@ class Controller:
         add_secret(api_key(config, self.environ))
         self.auto = None
         self.router = None
+        self._interim = False
         if config.backend == AUTO:
             # Which server is decided by the first request (off the typing path).
             self.auto = AutoSetup(config, self.environ, self.report.notify)
@@ -125,13 +127,22 @@ class Controller:
         chosen one is gone. None while nothing usable answers (AutoSetup said why)."""
         router = self._router()
         auto = self.auto
-        if router is not None or auto is None:
+        if auto is None or (router is not None and not self._interim):
             return router
         found = await auto.resolve()
-        if auto is not self.auto or found is None:
-            return None  # set up anew meanwhile, or nothing to use
-        if self.router is None:
+        if auto is not self.auto:
+            return None  # set up anew meanwhile
+        if found is None:
+            interim = fallbacks_only(auto.config)
+            if self.router is None and interim is not None:
+                self._build_router(interim)  # until a server is found
+                self._interim = True
+            return self.router
+        if self.router is None or self._interim:
+            if self.router is not None:
+                self._close(self.router)
             self._build_router(found)
+            self._interim = False
             self.report.status("idle")  # the status line names the server now
         return self.router
 
@@ -462,6 +473,16 @@ class Controller:
         if self.router is not None:
             for _, engine in self.router.engines():
                 await engine.aclose()
+
+
+def fallbacks_only(config: Config) -> Config | None:
+    """backend = 'auto' found no server: the fallbacks (and routes) that name their
+    own server answer meanwhile, the first fallback in the main one's place."""
+    named = [server for server in config.fallback if server.backend != AUTO]
+    if not named:
+        return None
+    routes = {ft: route for ft, route in config.routes.items() if route.backend != AUTO}
+    return dataclasses.replace(named[0], routes=routes, fallback=tuple(named[1:]))
 
 
 def _server_label(engine: Engine) -> str:
