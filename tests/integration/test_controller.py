@@ -235,6 +235,14 @@ def closed_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+@pytest.fixture
+def auto_controller(controller: tuple[Controller, RecordingEditor],
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[Controller, RecordingEditor]:
+    """For backend = 'auto': closed ports stand in for this machine's default ones."""
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+    return controller
+
+
 def texts(editor: RecordingEditor, request_id: int) -> list[str]:
     return [p["text"] for p in editor.of("result") if p["id"] == request_id and p["text"]]
 
@@ -244,10 +252,8 @@ def notes(editor: RecordingEditor) -> list[tuple[str, str]]:
 
 
 async def test_auto_finds_the_server_on_the_first_request_and_says_so_once(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     with LlamaCppFake(tokens=["1"]) as fake:
         ctl.configure({"endpoint": fake.url, "prefetch": False})
         assert ctl.router is None and fake.recorded() == []  # nothing probed before a request
@@ -296,10 +302,8 @@ async def test_auto_detects_again_when_the_chosen_server_goes_away(
 
 
 async def test_auto_a_fallback_answers_the_request_that_finds_the_server_gone(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     with OllamaFake(tokens=["2"]) as spare:
         with LlamaCppFake(tokens=["1"]) as first:
             ctl.configure({"endpoint": first.url, "prefetch": False,
@@ -315,10 +319,8 @@ async def test_auto_a_fallback_answers_the_request_that_finds_the_server_gone(
 
 
 async def test_auto_finds_nothing_the_fallbacks_answer_until_a_server_starts(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     port = free_port()
     with OllamaFake(tokens=["2"]) as spare:
         ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False,
@@ -336,10 +338,8 @@ async def test_auto_finds_nothing_the_fallbacks_answer_until_a_server_starts(
 
 
 async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     ctl.configure({"endpoint": closed_url()})
     for n in (1, 2, 3):
         ctl.complete(request(n))
@@ -355,10 +355,8 @@ async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
 
 
 async def test_auto_looks_again_at_once_when_the_user_asks(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     port = free_port()
     ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False})
     ctl.complete(request(1))
@@ -374,10 +372,8 @@ async def test_auto_looks_again_at_once_when_the_user_asks(
 
 
 async def test_auto_health_report_lists_every_probe(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     with OllamaFake() as fake:
         ctl.configure({"endpoint": fake.url})
         ctl.health(7)
@@ -394,10 +390,8 @@ async def test_auto_health_report_lists_every_probe(
 
 
 async def test_auto_health_report_without_a_server_says_why(
-        controller: tuple[Controller, RecordingEditor],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    ctl, editor = controller
-    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
     ctl.configure({})
     ctl.health(1)
     report = (await editor.wait_for(lambda: editor.of("health")))[0]
