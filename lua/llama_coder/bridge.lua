@@ -31,7 +31,8 @@ function M.receive(kind, payload)
     require('llama_coder.status').set(payload.state, payload)
     if payload.state == 'error' then
       local info = payload.info or {}
-      local server = vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
+      -- the label results' stats use (info.backend may say 'auto: llamacpp')
+      local server = info.server or vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
       require('llama_coder.stats').error(server, payload.detail or 'error')
     elseif payload.state == 'missing' then
       require('llama_coder.model').on_missing()

@@ -67,6 +67,31 @@ local function check_python()
   return complete
 end
 
+--- backend = 'auto': every probe with its answer, what each address turned out to be,
+--- and the server chosen or why none was.
+---@param detection table the engine's report.detection
+local function check_detection(detection)
+  local h = vim.health
+  h.start('llama-coder: automatic set-up (backend auto)')
+  local timeouts = detection.timeouts or {}
+  h.info(('probes, all at once (connect timeout %s s, read timeout %s s):'):format(
+    tostring(timeouts.connect_s or '?'), tostring(timeouts.read_s or '?')))
+  for _, probe in ipairs(detection.probes or {}) do
+    h.info(('  %s -> %s (%.0f ms)'):format(probe.url or '?', probe.answer or '?', probe.ms or 0))
+  end
+  for _, server in ipairs(detection.servers or {}) do
+    h.info('server ' .. server)
+  end
+  if detection.chosen then
+    h.ok('chosen: ' .. (detection.summary or '?'))
+  else
+    h.error(detection.summary or 'no server found', {
+      'start a server (ollama serve; llama-server -m MODEL.gguf; ...) and run :checkhealth again',
+      'or set `backend` and `endpoint` in setup() (see :help llama-coder-auto)',
+    })
+  end
+end
+
 ---@return table|nil report from the engine
 local function engine_report()
   local engine = require('llama_coder.engine')
@@ -83,6 +108,32 @@ local function engine_report()
   local report = bridge.health_reports[mine]
   bridge.health_reports[mine] = nil
   return report
+end
+
+--- The server the engine uses: reachable, the model there, the FIM format.
+---@param report table
+---@param info table
+local function check_server(report, info)
+  local h = vim.health
+  h.start('llama-coder: server')
+  if report.error then
+    h.error(report.error, { 'start the server, or fix `endpoint` and `backend`' })
+  elseif report.reachable then
+    h.ok(('reachable (%s) in %.0f ms'):format(report.probe or 'ok', report.latency_ms or 0))
+  else
+    h.error('not reachable: ' .. (report.probe or '?'), { 'start the server, or fix `endpoint`' })
+  end
+  if report.model_status == 'present' then
+    h.ok('model ' .. (info.model or '?') .. ' is on the server')
+  elseif report.model_status == 'missing' then
+    h.error(report.model_message or 'model missing', { 'pull or load the model, or fix `model`' })
+  elseif report.model_status then
+    h.warn('cannot tell whether the model is there')
+  end
+  h.info(('FIM format %s, prompt built by the %s'):format(info.format or '?', info.fim_side or '?'))
+  if report.warning and report.warning ~= '' then
+    h.warn(report.warning)
+  end
 end
 
 function M.check()
@@ -126,7 +177,11 @@ function M.check()
     end
   end
   local info = report.info or {}
-  h.info(('backend %s at %s'):format(info.backend or '?', info.endpoint or '?'))
+  local endpoint = info.endpoint
+  if endpoint == '' then
+    endpoint = '(found automatically)'
+  end
+  h.info(('backend %s at %s'):format(info.backend or '?', endpoint or '?'))
   if info.api_key_env and info.api_key_env ~= '' then
     if vim.env[info.api_key_env] and vim.env[info.api_key_env] ~= '' then
       h.ok(('API key variable %s is set'):format(info.api_key_env))
@@ -137,24 +192,11 @@ function M.check()
     end
   end
 
-  h.start('llama-coder: server')
-  if report.error then
-    h.error(report.error, { 'start the server, or fix `endpoint` and `backend`' })
-  elseif report.reachable then
-    h.ok(('reachable (%s) in %.0f ms'):format(report.probe or 'ok', report.latency_ms or 0))
-  else
-    h.error('not reachable: ' .. (report.probe or '?'), { 'start the server, or fix `endpoint`' })
+  if report.detection then
+    check_detection(report.detection)
   end
-  if report.model_status == 'present' then
-    h.ok('model ' .. (info.model or '?') .. ' is on the server')
-  elseif report.model_status == 'missing' then
-    h.error(report.model_message or 'model missing', { 'pull or load the model, or fix `model`' })
-  elseif report.model_status then
-    h.warn('cannot tell whether the model is there')
-  end
-  h.info(('FIM format %s, prompt built by the %s'):format(info.format or '?', info.fim_side or '?'))
-  if report.warning and report.warning ~= '' then
-    h.warn(report.warning)
+  if not report.detection or report.detection.chosen then
+    check_server(report, info)
   end
   if config.delay < 0 then
     h.info('automatic suggestions are off (delay = -1): use the trigger key')

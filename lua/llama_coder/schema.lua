@@ -10,7 +10,7 @@
 
 ---@type LlamaCoderOption[]
 return {
-  { key = "backend", kind = "choice", default = "ollama", choices = { "ollama", "openai", "vllm", "llamacpp" } },
+  { key = "backend", kind = "choice", default = "auto", choices = { "auto", "ollama", "openai", "vllm", "llamacpp" } },
   { key = "endpoint", kind = "string", default = "" },
   { key = "model", kind = "string", default = "" },
   { key = "format", kind = "string", default = "auto" },

@@ -6,7 +6,7 @@ local M = {}
 ---@field detail string short reason for an error; for missing, how to get the model
 ---@field message string the whole error message
 ---@field percent integer|nil download progress
----@field info table backend, endpoint, model, format, fim_side, latency_ms, last_error
+---@field info table backend, endpoint, model, format, fim_side, latency_ms, last_error, server
 M.engine = { state = 'stopped', detail = '', message = '', percent = nil, info = {} }
 M.paused = false
 

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from devtools.llama_server import free_port
 from llama_coder.complete import main
-from tests.fakes.backends import OllamaFake
+from llama_coder.core import detection
+from tests.fakes.backends import LlamaCppFake, OllamaFake
+
+
+@pytest.fixture(autouse=True)
+def no_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """backend = 'auto' (the default) looks at closed ports, not this machine's defaults."""
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES",
+                        tuple(f"http://127.0.0.1:{free_port()}" for _ in range(4)))
 
 
 def test_prints_one_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,7 +51,7 @@ def test_nothing_worth_showing_prints_nothing(
     source = tmp_path / "a.py"
     source.write_text("def f():\n    \n    return 1\n", encoding="utf-8")
     with OllamaFake(tokens=["return 1\n"]) as fake:  # only repeats the next line
-        assert main([f"{source}:2:5", "--endpoint", fake.url]) == 1
+        assert main([f"{source}:2:5", "--backend", "ollama", "--endpoint", fake.url]) == 1
     out, err = capsys.readouterr()
     assert out == ""
     assert err == "llama-coder: the model's answer left nothing worth showing here\n"
@@ -56,7 +65,8 @@ def test_every_message_names_the_plugin_once(
     config.write_text(json.dumps({"max_lines": 0}), encoding="utf-8")
     with OllamaFake() as fake:
         url = fake.url
-    assert main([f"{source}:1:1", "--endpoint", url, "--config", str(config)]) == 1
+    assert main([f"{source}:1:1", "--backend", "ollama", "--endpoint", url, "--config",
+                 str(config)]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("llama-coder: max_lines must be an integer >= 1, got 0")
     assert lines[-1].startswith("llama-coder: cannot reach ")
@@ -72,5 +82,31 @@ def test_bad_location_and_unreachable_server(tmp_path: Path,
     source.write_text("x = 1\n", encoding="utf-8")
     with OllamaFake() as fake:
         url = fake.url
-    assert main([f"{source}:1:1", "--endpoint", url]) == 1
+    assert main([f"{source}:1:1", "--backend", "ollama", "--endpoint", url]) == 1
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_auto_says_what_it_found_and_completes_with_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = \n", encoding="utf-8")
+    with LlamaCppFake() as fake:
+        assert main([f"{source}:1:5", "--endpoint", fake.url]) == 0
+        assert fake.completions()  # the llama-server protocol, found from its answers
+    out, err = capsys.readouterr()
+    assert out == "x = 1\n"
+    where = fake.url.removeprefix("http://")
+    assert err == (f"llama-coder: llama-server at {where}, qwen2.5-coder-1.5b-q8_0, "
+                   "format qwen\n")
+
+
+def test_auto_with_nothing_there_says_why_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n", encoding="utf-8")
+    port = free_port()
+    assert main([f"{source}:1:1", "--endpoint", f"http://127.0.0.1:{port}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"llama-coder: no server answered at 127.0.0.1:{port}, :")
+    assert err.endswith("; start one, or set backend and endpoint\n")

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from devtools.llama_server import free_port
 from llama_coder.controller import Controller
+from llama_coder.core import detection
 from llama_coder.readiness import ModelState
 from tests.fakes.backends import LlamaCppFake, OllamaFake
 from tests.fakes.server import Piece, Reply, until
@@ -225,6 +227,178 @@ async def test_alternatives_for_an_unknown_request_end_at_once(
         await editor.wait_for(lambda: editor.of("alternatives_done"))
         assert editor.of("alternatives_done") == [{"id": 99}]
         assert fake.completions() == []
+
+
+# --- backend = 'auto' ---------------------------------------------------------------------
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def auto_controller(controller: tuple[Controller, RecordingEditor],
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[Controller, RecordingEditor]:
+    """For backend = 'auto': closed ports stand in for this machine's default ones."""
+    monkeypatch.setattr(detection, "DEFAULT_CANDIDATES", tuple(closed_url() for _ in range(4)))
+    return controller
+
+
+def texts(editor: RecordingEditor, request_id: int) -> list[str]:
+    return [p["text"] for p in editor.of("result") if p["id"] == request_id and p["text"]]
+
+
+def notes(editor: RecordingEditor) -> list[tuple[str, str]]:
+    return [(p["message"], p["level"]) for p in editor.of("notify")]
+
+
+async def test_auto_finds_the_server_on_the_first_request_and_says_so_once(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    with LlamaCppFake(tokens=["1"]) as fake:
+        ctl.configure({"endpoint": fake.url, "prefetch": False})
+        assert ctl.router is None and fake.recorded() == []  # nothing probed before a request
+        assert ctl.info()["backend"] == "auto"
+        ctl.complete(request(1))
+        ctl.complete(request(2))  # the first is cancelled while it detects
+        await editor.wait_for(lambda: texts(editor, 2))
+        ctl.complete(request(3))
+        await editor.wait_for(lambda: texts(editor, 3))
+        assert len(fake.recorded("/props")) == 1  # one detection for all three
+        assert ctl.info()["backend"] == "auto: llamacpp"
+        assert ctl.info()["endpoint"] == fake.url
+    where = fake.url.removeprefix("http://")
+    assert notes(editor) == [(f"llama-server at {where}, qwen2.5-coder-1.5b-q8_0, format qwen",
+                              "info")]
+
+
+async def test_auto_detects_again_when_the_chosen_server_goes_away(
+        controller: tuple[Controller, RecordingEditor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctl, editor = controller
+    with OllamaFake(tokens=["2"]) as second:
+        monkeypatch.setattr(detection, "DEFAULT_CANDIDATES",
+                            (closed_url(), second.url, closed_url()))
+        with LlamaCppFake(tokens=["1"]) as first:
+            ctl.configure({"endpoint": first.url, "prefetch": False})
+            ctl.complete(request(1))
+            assert await editor.wait_for(lambda: texts(editor, 1)) == ["1"]
+            assert ctl.info()["backend"] == "auto: llamacpp"
+        # The chosen server is gone: this request fails, and says so...
+        ctl.complete(request(2, ["y = "]))  # (not from the suggestion cache)
+        await editor.wait_for(lambda: editor.last_status() == "error")
+        assert editor.of("status")[-1]["detail"] == "unreachable"
+        assert ctl.router is None
+        # ...the next one detects again and finds the other server.
+        ctl.complete(request(3, ["z = "]))
+        assert await editor.wait_for(lambda: texts(editor, 3)) == ["2"]
+        assert ctl.info()["backend"] == "auto: ollama"
+        assert editor.last_status() == "idle"
+        assert len(second.completions()) == 1
+    first_at = first.url.removeprefix("http://")
+    said = [text for text, level in notes(editor) if level == "info"]
+    assert said[0].startswith(f"llama-server at {first_at}, ")
+    assert said[1].startswith(f"Ollama at {second.url.removeprefix('http://')}, ")
+    assert said[1].endswith(f"; nothing usable at {first_at}")
+
+
+async def test_auto_a_fallback_answers_the_request_that_finds_the_server_gone(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    with OllamaFake(tokens=["2"]) as spare:
+        with LlamaCppFake(tokens=["1"]) as first:
+            ctl.configure({"endpoint": first.url, "prefetch": False,
+                           "fallback": [{"backend": "ollama", "endpoint": spare.url}]})
+            ctl.complete(request(1))
+            assert await editor.wait_for(lambda: texts(editor, 1)) == ["1"]
+        # The engines of the server that went away are let go after this request,
+        # not during it: its fallback still answers.
+        ctl.complete(request(2, ["y = "]))
+        assert await editor.wait_for(lambda: texts(editor, 2)) == ["2"]
+        assert ctl.router is None  # the next request detects again
+        assert not [p for p in editor.of("notify") if p["level"] == "error"]
+
+
+async def test_auto_finds_nothing_the_fallbacks_answer_until_a_server_starts(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    port = free_port()
+    with OllamaFake(tokens=["2"]) as spare:
+        ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False,
+                       "fallback": [{"backend": "ollama", "endpoint": spare.url}]})
+        ctl.complete(request(1))
+        assert await editor.wait_for(lambda: texts(editor, 1)) == ["2"]
+        assert [level for _, level in notes(editor)] == ["warn"]  # nothing found: said
+        assert ctl.info()["backend"] == "auto: ollama" and ctl.info()["endpoint"] == spare.url
+        with LlamaCppFake(port=port, tokens=["1"]) as local:
+            ctl.recheck("status")
+            ctl.complete(request(2, ["y = "]))
+            assert await editor.wait_for(lambda: texts(editor, 2)) == ["1"]
+            assert ctl.info()["backend"] == "auto: llamacpp" and local.completions()
+        assert len(spare.completions()) == 1
+
+
+async def test_auto_with_nothing_there_shows_why_once_and_stays_quiet(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    ctl.configure({"endpoint": closed_url()})
+    for n in (1, 2, 3):
+        ctl.complete(request(n))
+        await editor.wait_for(lambda n=n: [p for p in editor.of("result") if p["id"] == n])
+    status = editor.of("status")[-1]
+    assert (status["state"], status["detail"]) == ("error", "no server")
+    assert status["message"].startswith("no server answered at 127.0.0.1:")
+    assert status["message"].endswith("start one, or set backend and endpoint")
+    assert notes(editor) == [(status["message"], "warn")]  # said once, not per request
+    assert ctl.info()["last_error"] == status["message"]
+    assert ctl.auto is not None and ctl.auto.detection is not None
+    assert len(ctl.auto.detection.probes) == 20  # detected once: within fallback_retry
+
+
+async def test_auto_looks_again_at_once_when_the_user_asks(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    port = free_port()
+    ctl.configure({"endpoint": f"http://127.0.0.1:{port}", "prefetch": False})
+    ctl.complete(request(1))
+    await editor.wait_for(lambda: editor.last_status() == "error")
+    with OllamaFake(port=port, tokens=["1"]) as fake:
+        ctl.complete(request(2, ["y = "]))  # within fallback_retry: no new look
+        await editor.wait_for(lambda: [p for p in editor.of("result") if p["id"] == 2])
+        assert fake.recorded() == []
+        ctl.recheck("status")  # :LlamaCoderStatus
+        ctl.complete(request(3, ["z = "]))
+        assert await editor.wait_for(lambda: texts(editor, 3)) == ["1"]
+    assert editor.last_status() == "idle"
+
+
+async def test_auto_health_report_lists_every_probe(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    with OllamaFake() as fake:
+        ctl.configure({"endpoint": fake.url})
+        ctl.health(7)
+        report = await editor.wait_for(lambda: editor.of("health"))
+    report = report[0]
+    assert report["token"] == 7 and report["reachable"] is True
+    assert report["info"]["backend"] == "auto: ollama"
+    found = report["detection"]
+    assert found["chosen"]["backend"] == "ollama" and found["chosen"]["endpoint"] == fake.url
+    assert {p["url"] for p in found["probes"]} >= {fake.url + "/api/version",
+                                                   fake.url + "/api/tags"}
+    assert {p["answer"] for p in found["probes"] if not p["url"].startswith(fake.url)} \
+        == {"refused"}
+
+
+async def test_auto_health_report_without_a_server_says_why(
+        auto_controller: tuple[Controller, RecordingEditor]) -> None:
+    ctl, editor = auto_controller
+    ctl.configure({})
+    ctl.health(1)
+    report = (await editor.wait_for(lambda: editor.of("health")))[0]
+    assert report["detection"]["chosen"] is None
+    assert report["detection"]["summary"].startswith("no server answered at 127.0.0.1:")
+    assert len(report["detection"]["probes"]) == 16
+    assert "reachable" not in report and report["info"]["backend"] == "auto"
 
 
 # --- bytes that are not UTF-8 ------------------------------------------------------------

@@ -316,6 +316,21 @@ async def test_auto_setup_detects_lazily_once_and_says_so_once(
 
 
 @pytest.mark.usefixtures("no_defaults")
+async def test_auto_setup_keeps_a_detection_whose_requests_were_all_cancelled(
+        llamacpp_fake: LlamaCppFake) -> None:
+    said = Said()
+    auto = AutoSetup(auto_config(llamacpp_fake.url), {}, said)
+    waiting = asyncio.get_running_loop().create_task(auto.resolve())
+    await asyncio.sleep(0)  # the detection has started
+    waiting.cancel()  # the user typed on: the request is cancelled, not the detection
+    assert auto._task is not None
+    await asyncio.wait({auto._task})
+    assert auto.configured is not None and len(said.lines) == 1  # said when it was done
+    config = await auto.resolve()
+    assert config is auto.configured and len(llamacpp_fake.recorded()) == 4  # not again
+
+
+@pytest.mark.usefixtures("no_defaults")
 async def test_auto_setup_detects_again_once_the_server_is_gone() -> None:
     said = Said()
     with OllamaFake() as ollama:

@@ -90,7 +90,8 @@ async def test_an_unusable_cache_file_is_said_once_and_memory_goes_on(tmp_path: 
     blocker.write_text("")
     warnings: list[str] = []
     with OllamaFake(tokens=["x"]) as fake:
-        config = parse_config({"endpoint": fake.url, "cache": {"disk": True}}).config
+        config = parse_config({"backend": "ollama", "endpoint": fake.url,
+                               "cache": {"disk": True}}).config
         engine = Engine(config, {"LLAMA_CODER_CACHE_DIR": str(blocker)}, warn=warnings.append)
         try:
             snap = Snapshot(["y = "], 0, 0, 4, "a.py", "python")
@@ -122,7 +123,8 @@ def lock_holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def engine_for(fake: OllamaFake, tmp_path: Path, warnings: list[str]) -> Engine:
-    config = parse_config({"endpoint": fake.url, "cache": {"disk": True, "size": 0}}).config
+    config = parse_config({"backend": "ollama", "endpoint": fake.url,
+                           "cache": {"disk": True, "size": 0}}).config
     return Engine(config, {"LLAMA_CODER_CACHE_DIR": str(tmp_path)}, warn=warnings.append)
 
 

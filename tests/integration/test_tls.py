@@ -42,7 +42,7 @@ def tls_fake(certificate: tuple[Path, Path]) -> Iterator[OllamaFake]:
 
 
 async def collect(raw: dict[str, object]) -> str:
-    backend = create_backend(parse_config(raw).config)
+    backend = create_backend(parse_config({"backend": "ollama", **raw}).config)
     try:
         return "".join([t async for t in backend.stream(REQUEST)])
     finally:
@@ -71,7 +71,7 @@ class Recorder:
 async def test_unreadable_ca_bundle_is_one_message_and_keeps_working() -> None:
     editor = Recorder()
     controller = Controller(editor, environ={})
-    controller.configure({"tls": {"ca_bundle": "/nonexistent/ca.pem"}})
+    controller.configure({"backend": "ollama", "tls": {"ca_bundle": "/nonexistent/ca.pem"}})
     notes = [p["message"] for kind, p in editor.sent if kind == "notify"]
     assert any("tls.ca_bundle: cannot use /nonexistent/ca.pem" in str(m) for m in notes)
     assert controller.engine is not None

@@ -23,14 +23,16 @@ def default_config() -> Config:
 
 def test_defaults_match_llama_coder() -> None:
     cfg = default_config()
-    assert cfg.backend == "ollama"
+    assert cfg.backend == "auto"  # the server is found (detect.py); not one of llama-coder's
     assert cfg.max_lines == 16
     assert cfg.max_tokens == 256
     assert cfg.temperature == 0.2
     assert cfg.notebook.include_markup is True
     assert cfg.notebook.include_cell_outputs is False
     assert cfg.notebook.cell_output_limit == 256
-    assert cfg.resolved_endpoint == "http://127.0.0.1:11434"
+    assert cfg.resolved_endpoint == ""  # auto: no one address
+    assert parse_config({"backend": "ollama"}).config.resolved_endpoint == \
+        "http://127.0.0.1:11434"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_every_problem_is_collected() -> None:
     text = "\n".join(result.problems)
     assert "max_tokens must be an integer >= 1, got 0" in text
     assert "temperature must be a number from 0 to 2, got 'hot'" in text
-    assert "backend must be one of 'ollama' | 'openai' | 'vllm' | 'llamacpp'" in text
+    assert "backend must be one of 'auto' | 'ollama' | 'openai' | 'vllm' | 'llamacpp'" in text
     assert "unknown option notebok.include_markup (did you mean notebook.include_markup?)" in text
     assert "unknown option max_line (did you mean max_lines?)" in text
     assert len(result.problems) == 5
@@ -248,3 +250,38 @@ def test_routes_and_fallback_take_server_keys_over_the_top_level() -> None:
     assert any("routes.*.delay: not a server key" in p for p in result.problems)
     assert any("fallback[1].endpoint is required with backend 'openai'" in p
                for p in result.problems)
+
+
+def test_auto_takes_an_endpoint_as_the_first_place_to_look() -> None:
+    result = parse_config({"endpoint": "http://127.0.0.1:9000/"})
+    assert result.problems == []
+    assert (result.config.backend, result.config.endpoint) == ("auto", "http://127.0.0.1:9000")
+
+
+def test_auto_routes_follow_the_found_server_and_name_a_kind_for_their_own_endpoint() -> None:
+    result = parse_config({
+        "model": "m",
+        "routes": {"python": {"max_tokens": 8}, "lua": {"backend": "auto"},
+                   "c": {"endpoint": "http://10.0.0.3:8080"},
+                   "go": {"backend": "llamacpp", "endpoint": "http://10.0.0.3:8080"}},
+        "fallback": [{"backend": "auto", "endpoint": "http://10.0.0.4:8000"}],
+    })
+    routes, fallback = result.config.routes, result.config.fallback
+    assert (routes["python"].backend, routes["python"].max_tokens) == ("auto", 8)
+    # backend = 'auto' in a table is not another kind of server: the model stays
+    assert (routes["lua"].backend, routes["lua"].endpoint, routes["lua"].model) == \
+        ("auto", "", "m")
+    assert (routes["c"].backend, routes["c"].endpoint) == ("auto", "")
+    assert (routes["go"].backend, routes["go"].endpoint) == ("llamacpp", "http://10.0.0.3:8080")
+    assert (fallback[0].backend, fallback[0].endpoint) == ("auto", "")
+    assert result.problems == [
+        f"{where}: name the server kind (backend = 'ollama', 'llamacpp', 'vllm' or 'openai') "
+        "for a table with its own endpoint; it follows the server found for the top level "
+        "meanwhile" for where in ("routes.c", "fallback[1]")]
+
+
+def test_auto_in_a_table_needs_auto_at_the_top_level() -> None:
+    result = parse_config({"backend": "vllm", "routes": {"lua": {"backend": "auto"}}})
+    assert result.config.routes["lua"].backend == "vllm"
+    assert result.problems == ["routes.lua.backend 'auto' is for the top level only (a route "
+                               "or fallback follows the server found there); using 'vllm'"]

@@ -43,7 +43,7 @@ NOTEBOOK = ["import os", "# %% [markdown]", "# Title", "# %%", "x = 1", "# %%", 
 
 async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
     seen: set[str] = set()
-    raw = {"api_key_env": "LLAMA_CODER_UNSET_FOR_TEST",
+    raw = {"backend": "ollama", "api_key_env": "LLAMA_CODER_UNSET_FOR_TEST",
            "notebook": {"include_cell_outputs": True}, "cache": {"disk": True},
            "formats": {"mine": {"prefix": "<a>", "suffix": "<b>", "middle": "<c>"}}}
     config = cast(Config, Recorder(parse_config(raw).config, seen))

@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llama_coder.core.config import BACKENDS, ContextConfig, parse_config
+from llama_coder.core.config import AUTO, BACKENDS, ContextConfig, parse_config
 from llama_coder.core.errors import LlamaCoderError
 from llama_coder.core.prompt import Snapshot, byte_col_to_char, window
+from llama_coder.detect import configured, detect_for
 from llama_coder.engine import Engine
 from llama_coder.version import VERSION
 
@@ -100,6 +101,17 @@ async def run(args: argparse.Namespace) -> int:
         say(f"no such file: {path}")
         return 2
     snapshot = snapshot_for(path, line, col, config.context)
+    if config.backend == AUTO:
+        try:
+            found = await detect_for(config, os.environ)
+        except LlamaCoderError as exc:  # an unreadable tls.ca_bundle
+            say(str(exc))
+            return 2
+        if found.chosen is None:
+            say(found.reason)
+            return 2
+        say(found.summary())
+        config = configured(config, found.chosen)
 
     engine = Engine(config, warn=say)
     streamed = 0

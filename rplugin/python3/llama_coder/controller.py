@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from llama_coder.alternatives import Alternatives
-from llama_coder.core.config import Config, TlsConfig, parse_config
+from llama_coder.core.config import AUTO, Config, TlsConfig, api_key, parse_config
 from llama_coder.core.context_ring import ContextRing
-from llama_coder.core.errors import ConfigError, LlamaCoderError
+from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
 from llama_coder.core.prompt import Snapshot
 from llama_coder.core.speculation import accepted
 from llama_coder.core.timings import Timings
+from llama_coder.detect import AutoSetup
 from llama_coder.engine import Completion, Engine
 from llama_coder.health import health_report
 from llama_coder.log import LOGGER, add_secret, set_level
@@ -60,7 +61,10 @@ class Controller:
     def __init__(self, editor: Editor, environ: Mapping[str, str] | None = None) -> None:
         self.editor = editor
         self.environ = dict(os.environ if environ is None else environ)
-        self.router: Router | None = None
+        self.config: Config | None = None
+        self.router: Router | None = None  # None while backend = 'auto' has found nothing
+        self.auto: AutoSetup | None = None  # backend = 'auto': finds the server
+        self._interim = False  # the router holds only fallbacks: auto found nothing yet
         self._answered = MAIN  # which engine gave the last suggestion
         self._current: Running | None = None
         self._warming: Running | None = None  # at most one warm-up, cancelled by requests
@@ -84,21 +88,83 @@ class Controller:
         self.apply(result.config)
 
     def apply(self, config: Config) -> None:
-        old = self.router
+        old, old_auto = self.router, self.auto
         self.cancel(None)
         self.alternatives.forget()
-        self.router = Router(config, self._make_engine)
+        self.config = config
         set_level(config.log.level)
-        for _, engine in self.router.engines():
-            add_secret(engine.backend.settings.api_key)
+        add_secret(api_key(config, self.environ))
+        self.auto = None
+        self.router = None
+        self._interim = False
+        if config.backend == AUTO:
+            # Which server is decided by the first request (off the typing path).
+            self.auto = AutoSetup(config, self.environ, self.report.notify)
+        else:
+            self._build_router(config)
         self.models.clear()
         self.report.last_error = None
         self._answered = MAIN
         self.ring.resize(config.context.extra_chunks, config.context.chunk_lines)
         if old is not None:
-            for _, engine in old.engines():
-                self._spawn(engine.aclose())
+            self._close(old)
+        if old_auto is not None:
+            self._spawn(old_auto.aclose())
         self.report.status("idle")
+
+    def _build_router(self, config: Config) -> Router:
+        self.router = Router(config, self._make_engine)
+        for _, engine in self.router.engines():
+            add_secret(engine.backend.settings.api_key)
+        return self.router
+
+    def _close(self, router: Router) -> None:
+        for _, engine in router.engines():
+            self._spawn(engine.aclose())
+
+    async def _servers(self) -> Router | None:
+        """The servers: with backend = 'auto', found by the first request that needs
+        them (requests that come meanwhile share that detection) and kept until the
+        chosen one is gone. None while nothing usable answers (AutoSetup said why)."""
+        router = self._router()
+        auto = self.auto
+        if auto is None or (router is not None and not self._interim):
+            return router
+        found = await auto.resolve()
+        if auto is not self.auto:
+            return None  # set up anew meanwhile
+        if found is None:
+            interim = fallbacks_only(auto.config)
+            if self.router is None and interim is not None:
+                self._build_router(interim)  # until a server is found
+                self._interim = True
+            return self.router
+        if self.router is None or self._interim:
+            if self.router is not None:
+                self._close(self.router)
+            self._build_router(found)
+            self._interim = False
+            self.report.status("idle")  # the status line names the server now
+        return self.router
+
+    def _lost(self, engine: Engine, error: LlamaCoderError) -> Router | None:
+        """A request to ``engine`` failed: when it was the server backend = 'auto'
+        chose and it is gone, the next request detects again. Returns the servers
+        let go (closed once the request that still holds them ends)."""
+        auto, router = self.auto, self.router
+        chosen = auto.configured if auto is not None else None
+        if (auto is None or router is None or chosen is None
+                or (engine.config.backend, engine.config.endpoint)
+                != (chosen.backend, chosen.endpoint) or not auto.gone(error)):
+            return None
+        LOGGER.info("%s is gone (%s): detecting again on the next request",
+                    chosen.endpoint, error)
+        self.router = None
+        self.prefetcher.cancel()
+        self.alternatives.cancel()
+        self.models.clear()
+        self._answered = MAIN
+        return router
 
     def _make_engine(self, config: Config) -> Engine:
         warn = lambda m: self.report.notify(m, "warn")  # noqa: E731
@@ -115,12 +181,12 @@ class Controller:
         """The top-level server's engine, once configured."""
         return self.router.main if self.router is not None else None
 
-    def _router(self) -> Router:
-        """The servers; a message that needs them before setup()'s configuration came
-        (none in practice: Lua configures first) gets the defaults."""
-        if self.router is None:
+    def _router(self) -> Router | None:
+        """The servers as they are now (None: backend = 'auto' has not found one yet);
+        a message that needs them before setup()'s configuration came (none in
+        practice: Lua configures first) gets the defaults."""
+        if self.config is None:
             self.configure({})
-        assert self.router is not None
         return self.router
 
     # --- completions -----------------------------------------------------------------
@@ -160,18 +226,24 @@ class Controller:
                 previous.task.cancel()
                 await asyncio.wait({previous.task})
         delivered = False
+        dropped: Router | None = None  # servers backend = 'auto' let go of meanwhile
         try:
-            router = self._router()
+            router = await self._servers()
+            if router is None:
+                self._nothing_found(cancel)
+                return
             chain = router.chain(request.filetype)
             for position, (name, engine) in enumerate(chain):
                 last = position == len(chain) - 1
                 try:
-                    delivered = await self._complete_with(engine, name, request, cancel)
+                    delivered = await self._complete_with(router, engine, name, request,
+                                                          cancel)
                     if delivered or cancel.is_set():
                         return
                 except LlamaCoderError as exc:
                     if cancel.is_set():
                         return
+                    dropped = dropped or self._lost(engine, exc)
                     if last or not worth_falling_back(exc):
                         raise
                     router.failed(name)
@@ -187,11 +259,23 @@ class Controller:
                 self._current = None
             if self._current is None:
                 self.report.settle()  # no "thinking" left behind by a cancelled request
+            if dropped is not None:
+                self._close(dropped)
             if not delivered and not cancel.is_set():
                 self.editor.send("result", self._payload(request, None))  # nothing to show
 
-    async def _complete_with(self, engine: Engine, name: str, request: CompletionRequest,
-                             cancel: asyncio.Event) -> bool:
+    def _nothing_found(self, cancel: asyncio.Event) -> None:
+        """backend = 'auto' found no server to use: the status says why (AutoSetup
+        notified it once)."""
+        auto = self.auto
+        if cancel.is_set() or auto is None or auto.detection is None:
+            return
+        reason = auto.detection.reason
+        self.report.last_error = (reason, time.monotonic())
+        self.report.status("error", detail="no server", message=clip(reason, 300))
+
+    async def _complete_with(self, router: Router, engine: Engine, name: str,
+                             request: CompletionRequest, cancel: asyncio.Event) -> bool:
         """One try on one server; True when a result went to the editor. False also
         when its model is not ready (being asked about, downloaded, or missing): the
         next server in the chain is tried."""
@@ -211,7 +295,7 @@ class Controller:
         if cancel.is_set():
             self.report.status("idle")
             return False
-        self._router().answered(name)
+        router.answered(name)
         self._answered = name
         prefetched = completion.from_cache and self.prefetcher.fetched(engine, snapshot)
         self._deliver(request, completion, engine, prefetched)
@@ -223,7 +307,9 @@ class Controller:
         """What goes to the editor while a suggestion streams in: every piece
         (ui.show_while_streaming, at most every STREAM_UPDATE_SECONDS), each checked line
         as it completes (ui.line_by_line), or nothing until the end."""
-        ui = self._router().config.ui
+        if self.config is None:
+            return None, None
+        ui = self.config.ui
 
         def send(text: str) -> None:
             if text and not cancel.is_set():
@@ -314,7 +400,10 @@ class Controller:
 
     async def _warm(self, request: CompletionRequest, cancel: asyncio.Event) -> None:
         try:
-            name, engine = self._router().chain(request.filetype)[0]
+            router = await self._servers()  # with backend = 'auto': finds the server now
+            if router is None or cancel.is_set():
+                return
+            name, engine = router.chain(request.filetype)[0]
             if cancel.is_set() or not await self.models.ready(engine):
                 return
             snapshot = await snapshot_of(request, engine.config)
@@ -336,7 +425,11 @@ class Controller:
         except BadMessage as exc:
             LOGGER.warning("ignoring a malformed alternatives request: %s", exc)
             return
-        self.alternatives.start(ask, self._router())
+        router = self._router()
+        if router is None:  # backend = 'auto' has no server yet: nothing to offer
+            self.editor.send("alternatives_done", {"id": ask.id})
+            return
+        self.alternatives.start(ask, router)
 
     def add_context(self, raw: Any) -> None:
         """A chunk of another buffer from Lua: ``path`` and ``lines``."""
@@ -361,6 +454,8 @@ class Controller:
         models that are missing, declined or failed to download are checked again.
         Only :LlamaCoderStatus asks again about a model the user declined."""
         self._router()
+        if self.auto is not None and reason in ("status", "health"):
+            self.auto.look_again()  # a server started meanwhile is found at once
         self.models.recheck(user_asked=reason == "status")
 
     # --- :checkhealth and :LlamaCoderStatus -------------------------------------------
@@ -369,17 +464,36 @@ class Controller:
         self._spawn(self._health(token))
 
     async def _health(self, token: int) -> None:
-        report = await health_report(self._router().main, self.info, self.problems)
+        auto, error = self.auto, ""
+        try:
+            router = await self._servers()  # detects, when backend = 'auto' has not yet
+            detection = await auto.report() if auto is not None else None
+        except LlamaCoderError as exc:  # detection could not start (tls.ca_bundle)
+            router, detection, error = None, None, str(exc)
+        report = await health_report(router.main if router is not None else None,
+                                     self.info, self.problems)
+        if detection is not None:
+            report["detection"] = detection
+        if error:
+            report["error"] = error
         self.editor.send("health", {"token": token, **report})
 
     def info(self) -> dict[str, Any]:
-        if self.router is None:
+        config = self.config
+        if config is None:
             return {}
+        last_error = self.report.last_error
+        if self.router is None:  # backend = 'auto', no server found (yet)
+            return {
+                "backend": AUTO, "endpoint": config.endpoint, "model": config.model,
+                "format": config.format, "fim_side": "", "latency_ms": None,
+                "last_error": last_error[0] if last_error else "",
+                "api_key_env": config.api_key_env, "answered_by": "", "server": AUTO,
+            }
         engine = self.router.main
         cfg = engine.config
-        last_error = self.report.last_error
         return {
-            "backend": cfg.backend,
+            "backend": f"{AUTO}: {cfg.backend}" if self.auto is not None else cfg.backend,
             "endpoint": cfg.resolved_endpoint,
             "model": engine.backend.model or "(the server's)",
             "format": engine.resolution.template.name,
@@ -388,6 +502,7 @@ class Controller:
             "last_error": last_error[0] if last_error else "",
             "api_key_env": cfg.api_key_env,
             "answered_by": self._answered_label(),
+            "server": _server_label(engine),  # as results' stats name it (:LlamaCoderStats)
         }
 
     def _answered_label(self) -> str:
@@ -409,9 +524,21 @@ class Controller:
     async def shutdown(self) -> None:
         self.cancel(None)
         self._stop_warming()
+        if self.auto is not None:
+            await self.auto.aclose()
         if self.router is not None:
             for _, engine in self.router.engines():
                 await engine.aclose()
+
+
+def fallbacks_only(config: Config) -> Config | None:
+    """backend = 'auto' found no server: the fallbacks (and routes) that name their
+    own server answer meanwhile, the first fallback in the main one's place."""
+    named = [server for server in config.fallback if server.backend != AUTO]
+    if not named:
+        return None
+    routes = {ft: route for ft, route in config.routes.items() if route.backend != AUTO}
+    return dataclasses.replace(named[0], routes=routes, fallback=tuple(named[1:]))
 
 
 def _server_label(engine: Engine) -> str:

@@ -22,7 +22,7 @@ import httpx
 
 from llama_coder.backends.http import tls_context
 from llama_coder.backends.ollama import DEFAULT_MODEL, canonical_name
-from llama_coder.core.config import Config, api_key
+from llama_coder.core.config import AUTO, Config, api_key
 from llama_coder.core.detection import (
     IDENTIFY_PATHS,
     OLLAMA_MODELS_PATH,
@@ -41,7 +41,6 @@ from llama_coder.core.errors import ConnectTimeout, LlamaCoderError, Unreachable
 from llama_coder.core.fim import FimTemplate
 from llama_coder.engine import custom_templates
 
-AUTO = "auto"  # the ``backend`` value that asks for detection
 PROBE_READ_SECONDS = 1.0  # a local server answers these in milliseconds
 BODY_LIMIT = 1 << 20  # bytes of an answer read at most (a /props carries a chat template)
 
@@ -162,10 +161,16 @@ class AutoSetup:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 detect_for(self.config, self.environ, self.transport))
+            # settled when done, also when every request that waited was cancelled
+            self._task.add_done_callback(self._done)
         task = self._task
         detection = await asyncio.shield(task)  # a cancelled request leaves it running
         self._settle(detection)
         return detection
+
+    def _done(self, task: asyncio.Task[Detection]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._settle(task.result())
 
     def _settle(self, detection: Detection) -> None:
         if detection is self.detection:
@@ -187,6 +192,12 @@ class AutoSetup:
         self.configured = None
         self._retry_at = 0.0
         return True
+
+    def look_again(self) -> None:
+        """The user asks (:LlamaCoderStatus, :checkhealth): when nothing usable was
+        found, the next request detects at once, not after ``fallback_retry``."""
+        if self.configured is None:
+            self._retry_at = 0.0
 
     async def report(self) -> dict[str, Any]:
         """For :checkhealth (which may wait; it is not the typing path): every probe

@@ -12,9 +12,20 @@ from llama_coder.log import LOGGER
 from llama_coder.version import VERSION
 
 
-async def health_report(engine: Engine, info: Callable[[], dict[str, Any]],
+async def health_report(engine: Engine | None, info: Callable[[], dict[str, Any]],
                         problems: list[str]) -> dict[str, Any]:
+    """``engine`` None: backend = 'auto' found no server (the controller adds why)."""
     report: dict[str, Any] = {"info": info(), "problems": problems, "version": VERSION}
+    if engine is not None:
+        await _server_part(engine, info, report)
+    report["tasks"] = len(asyncio.all_tasks()) - 1  # the one asking aside
+    report["connections"] = engine.backend.http.open_connections() if engine else 0
+    report["rss_mb"] = rss_mb()
+    return report
+
+
+async def _server_part(engine: Engine, info: Callable[[], dict[str, Any]],
+                       report: dict[str, Any]) -> None:
     try:
         probe = await engine.backend.probe()
         report["reachable"] = probe.reachable
@@ -31,10 +42,6 @@ async def health_report(engine: Engine, info: Callable[[], dict[str, Any]],
         LOGGER.exception("internal error in the health check")
         report["error"] = "internal error (see the log file)"
     report["warning"] = engine.resolution.warning or ""
-    report["tasks"] = len(asyncio.all_tasks()) - 1  # the one asking aside
-    report["connections"] = engine.backend.http.open_connections()
-    report["rss_mb"] = rss_mb()
-    return report
 
 
 def rss_mb() -> float | None:

@@ -32,18 +32,18 @@ class Reporter:
         self.editor = editor
         self._info = info  # the engine's description, sent with every status
         self.shown = ""  # the state Lua shows now
-        self._shown_answered = ""
+        self._shown_server: dict[str, Any] = {}  # and the server it names
         self.last_error: tuple[str, float] | None = None
         self._thinking: asyncio.TimerHandle | None = None
 
     def status(self, state: str, **extra: Any) -> None:
         self.stop_thinking()
         info = self._info()
-        answered = str(info.get("answered_by", ""))
-        if state == self.shown == "idle" and not extra and answered == self._shown_answered:
+        server = _server_part(info)
+        if state == self.shown == "idle" and not extra and server == self._shown_server:
             return  # nothing changed for Lua
         self.shown = state
-        self._shown_answered = answered
+        self._shown_server = server
         self.editor.send("status", {"state": state, "info": info, **extra})
 
     def thinking_soon(self) -> None:
@@ -76,3 +76,12 @@ class Reporter:
             self.last_error = (message, now)
         LOGGER.warning("%s", message)
         self.status("error", detail=kind or error.short, message=clip(message, 300))
+
+
+# What changes with every request; the rest of the info names the server (which one
+# answered, and the one backend = 'auto' found): a change there is sent.
+_VOLATILE = ("latency_ms", "last_error")
+
+
+def _server_part(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in info.items() if key not in _VOLATILE}

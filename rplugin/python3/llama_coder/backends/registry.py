@@ -12,7 +12,8 @@ from llama_coder.backends.llamacpp import LlamaCppBackend
 from llama_coder.backends.ollama import OllamaBackend
 from llama_coder.backends.openai import OpenAIBackend
 from llama_coder.backends.vllm import VllmBackend
-from llama_coder.core.config import Config, api_key
+from llama_coder.core.config import AUTO, Config, api_key
+from llama_coder.core.errors import ConfigError
 
 BACKENDS: dict[str, type[Backend]] = {
     "ollama": OllamaBackend,
@@ -47,4 +48,7 @@ def create_backend(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Backend:
     """The backend the configuration names, with one HTTP client of its own."""
+    if config.backend == AUTO:
+        raise ConfigError("backend 'auto' is resolved by detect.AutoSetup before engines "
+                          "are made (internal error)")
     return BACKENDS[config.backend](settings_from_config(config, environ), transport)

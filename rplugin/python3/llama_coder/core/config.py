@@ -23,7 +23,8 @@ Kind = Literal["string", "integer", "number", "boolean", "choice", "formats", "k
                "filetypes", "routes", "fallback", "duration"]
 Consumer = Literal["engine", "lua"]
 
-BACKENDS = ("ollama", "openai", "vllm", "llamacpp")
+BACKENDS = ("auto", "ollama", "openai", "vllm", "llamacpp")
+AUTO = "auto"  # the ``backend`` that finds the server itself (detect.py)
 # Filetypes where automatic suggestions are off unless `filetypes` says otherwise.
 DEFAULT_FILETYPES: dict[str, bool] = {
     "*": True, "help": False, "gitcommit": False, "gitrebase": False, "hgcommit": False,
@@ -72,14 +73,19 @@ class Option:
 
 
 SCHEMA: tuple[Option, ...] = (
-    Option("backend", "choice", "ollama", "Which kind of server answers: ollama, openai "
-           "(any OpenAI-compatible /v1/completions server), vllm or llamacpp (llama-server).",
+    Option("backend", "choice", AUTO, "Which kind of server answers: auto (find the local "
+           "server: your `endpoint` first, then Ollama on 11434, llama-server on 8080, vLLM "
+           "on 8000, LM Studio on 1234; see :help llama-coder-auto), ollama, openai (any "
+           "OpenAI-compatible /v1/completions server), vllm or llamacpp (llama-server).",
            choices=BACKENDS),
     Option("endpoint", "string", "", "Server URL (http or https). Empty: the backend's default "
            "(Ollama http://127.0.0.1:11434, llama.cpp http://127.0.0.1:8080, vLLM "
-           "http://127.0.0.1:8000); the openai backend needs one."),
+           "http://127.0.0.1:8000); the openai backend needs one. With backend auto: the "
+           "address tried first, and the kind of server is found out."),
     Option("model", "string", "", "Model name as the server knows it. Empty: Ollama uses "
-           "qwen2.5-coder:1.5b-base; the other servers use the model they serve."),
+           "qwen2.5-coder:1.5b-base; the other servers use the model they serve. With "
+           "backend auto: a coder model the server has, else Ollama offers to download "
+           "qwen2.5-coder:1.5b-base."),
     Option("format", "string", "auto", "FIM template: auto (detect from the model name), a "
            "builtin name (qwen, deepseek, codellama, starcoder, codegemma, codestral, "
            "prefix-only) or a name from `formats`."),
@@ -550,7 +556,8 @@ def _server(base: Mapping[str, Any], table: Mapping[str, Any], where: str,
     ``table`` over it. Problems are named ``routes.python.endpoint`` and the like."""
     values = dict(base)
     values["routes"], values["fallback"] = {}, ()
-    if "backend" in table:  # another kind of server: its own address and model by default
+    if "backend" in table and table["backend"] != AUTO:
+        # another kind of server: its own address and model by default
         if "endpoint" not in table:
             values["endpoint"] = ""
         if "model" not in table:
@@ -568,7 +575,28 @@ def _server(base: Mapping[str, Any], table: Mapping[str, Any], where: str,
         else:
             values[key] = cleaned
     _settle_endpoint(values, f"{where}.", problems)
+    _settle_auto(base, values, table, where, problems)
     return _build(values)
+
+
+def _settle_auto(base: Mapping[str, Any], values: dict[str, Any], table: Mapping[str, Any],
+                 where: str, problems: list[str]) -> None:
+    """A route or fallback that says (or inherits) backend 'auto' follows the server
+    found for the top level: it cannot have an address of its own, and there is
+    nothing to follow when the top level names its server."""
+    if values["backend"] != AUTO:
+        return
+    if base["backend"] != AUTO:
+        problems.append(f"{where}.backend 'auto' is for the top level only (a route or "
+                        f"fallback follows the server found there); using "
+                        f"{_show(base['backend'])}")
+        values["backend"] = base["backend"]
+        _settle_endpoint(values, f"{where}.", problems)
+    elif values["endpoint"] != base["endpoint"] and values["endpoint"]:
+        problems.append(f"{where}: name the server kind (backend = 'ollama', 'llamacpp', "
+                        f"'vllm' or 'openai') for a table with its own endpoint; it follows "
+                        f"the server found for the top level meanwhile")
+        values["endpoint"] = base["endpoint"]
 
 
 def _settle_endpoint(values: dict[str, Any], where: str, problems: list[str]) -> None:
