@@ -169,7 +169,11 @@ def run_with_plugin(count: int, seed: int, folder: Path) -> tuple[Session, dict[
     session = Session()
     with two_buffers(ed, folder):
         ed.type("Gi")
+        take = random.Random(seed + 2)
+        accept_next = False
         for index, batch in enumerate(batches(script(count, seed), seed)):
+            if accept_next:  # a suggestion is on screen: half the time, take it first
+                batch = [take.choice(ACCEPT_KEYS), *batch]
             if index == 30:
                 session.start = engine_report(ed, 900_001)
             if index == 60:
@@ -182,14 +186,24 @@ def run_with_plugin(count: int, seed: int, folder: Path) -> tuple[Session, dict[
             wanted = sum(key in ACCEPT_KEYS for key in batch)
             assert len(calls) == wanted, f"batch {batch}: {len(calls)} accept calls"
             session.calls.extend(calls)
+            accept_next = False
             if index % 3 == 0:
-                time.sleep(0.04)  # now and then let a suggestion arrive
+                answered(ed)  # now and then let a suggestion arrive
+                accept_next = take.random() < 0.5 and bool(ed.lua(
+                    "return require('llama_coder').is_visible()"))
             check_ghost(ed)
         ed.nvim.input("<Esc>")
         settle(ed)
         session.end = engine_report(ed, 900_002)
         session.engines = engine_processes(ed)
     return session, buffers(ed), ed, fake
+
+
+def answered(ed: Editor, timeout: float = 1.0) -> None:
+    """Wait (at most ``timeout``) until no request is scheduled or in flight."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and ed.lua("return require('llama_coder.trigger').busy()"):
+        time.sleep(0.005)
 
 
 def engine_processes(ed: Editor) -> int:
