@@ -5,7 +5,7 @@ venv's Neovim) are cut at many places; at each, the text after the cut up to som
 end (the *true middle*) is taken out, and a fake server answers with it, cleanly or
 with an artefact real models produce. The answer streams, in small random chunks,
 through the pipeline the editor uses (``plan`` -> stopper -> ``Plan.finish``, as in
-``Engine.complete``). A sample scores when the suggestion shown is the true middle,
+``Completer.complete``). A sample scores when the suggestion shown is the true middle,
 or the true middle cut where it leaves the cursor's block (a line indented less
 than the cursor line, a closer of a bracket opened before the cursor line): that is
 where the stopper ends a suggestion on purpose.
@@ -525,11 +525,11 @@ def in_editor(samples: list[Sample]) -> dict[str, Any]:
                 ed.lua("require('llama_coder').trigger()")
                 ghost = ed.wait(lambda: ed.suggestion(), timeout=10, message="ghost text") \
                     if sample.shown is not None else None
-                engine = _engine_view(case, sample.answer, bool(expandtab), int(tabstop))
-                if ghost == engine:
+                completer = _engine_view(case, sample.answer, bool(expandtab), int(tabstop))
+                if ghost == completer:
                     same += 1
                 else:
-                    mismatches.append(f"{case.path} {sample.kind}: {ghost!r} != {engine!r}")
+                    mismatches.append(f"{case.path} {sample.kind}: {ghost!r} != {completer!r}")
                 if ghost is not None and ghost == case.middle:
                     accepted += 1
                     ed.lua("require('llama_coder').accept()")

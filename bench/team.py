@@ -4,7 +4,7 @@ Eight simulated editors type eight different files of the Python standard librar
 the same time against one llama-server started with ``--parallel 4`` (SmolLM2-135M on
 this machine's cores). No Neovim: each editor is a small script in one asyncio loop
 that does per key what the shipped plugin does (lua/llama_coder/trigger.lua and
-suggestion.lua, controller.py) and drives its own :class:`Engine`, as each Neovim has
+suggestion.lua, controller.py) and drives its own :class:`Completer`, as each Neovim has
 its own engine process:
 
 - a key that types through the suggestion on screen only trims it; any other key
@@ -37,10 +37,10 @@ from typing import Any
 from bench.figures import _session_keys
 from bench.stats import summary
 from devtools import llama_server
+from llama_coder.completer import Completer, Completion
 from llama_coder.core.config import parse_config
 from llama_coder.core.errors import LlamaCoderError
 from llama_coder.core.prompt import Snapshot
-from llama_coder.engine import Completion, Engine
 
 EDITORS = 8
 PARALLEL = 4
@@ -129,9 +129,9 @@ class TypingEditor:
     """One editor: a buffer typed at its end, the debounce, the request in flight and
     the suggestion on screen."""
 
-    def __init__(self, engine: Engine, path: str, keys: list[Key], cancelling: bool,
+    def __init__(self, completer: Completer, path: str, keys: list[Key], cancelling: bool,
                  delay: float = DELAY_MS / 1000) -> None:
-        self.engine = engine
+        self.completer = completer
         self.path = path
         self.keys = keys
         self.cancelling = cancelling
@@ -201,7 +201,7 @@ class TypingEditor:
         which is at the end of the text typed so far."""
         lines = self.text.split("\n")
         row = len(lines) - 1
-        first = max(0, row - 2 * self.engine.config.context.prefix_lines)
+        first = max(0, row - 2 * self.completer.config.context.prefix_lines)
         return Snapshot(lines[first:], first, row, len(lines[-1]), self.path, "python")
 
     async def run(self, key_no: int, snapshot: Snapshot, cancel: asyncio.Event,
@@ -217,7 +217,7 @@ class TypingEditor:
         self.outcome.sent.append(sent)
         completion: Completion | None = None
         try:
-            completion = await self.engine.complete(snapshot, cancel)
+            completion = await self.completer.complete(snapshot, cancel)
         except LlamaCoderError as exc:
             sent.error = type(exc).__name__
         finally:
@@ -241,12 +241,12 @@ async def _session(url: str, scripts: Sequence[list[Key]], cancelling: bool
                    ) -> tuple[list[Outcome], float]:
     config = parse_config({"backend": "llamacpp", "endpoint": url, "prefetch": False,
                            "delay": DELAY_MS}).config
-    engines = [Engine(config, environ={}) for _ in scripts]
+    completers = [Completer(config, environ={}) for _ in scripts]
     try:
-        for engine in engines:
-            await engine.check_model()  # as the controller does before the first request
-        editors = [TypingEditor(engine, f"{FILES[i]}.py", keys, cancelling)
-                   for i, (engine, keys) in enumerate(zip(engines, scripts, strict=True))]
+        for completer in completers:
+            await completer.check_model()  # as the controller does before the first request
+        editors = [TypingEditor(completer, f"{FILES[i]}.py", keys, cancelling)
+                   for i, (completer, keys) in enumerate(zip(completers, scripts, strict=True))]
         started = time.monotonic()
         await asyncio.gather(*(editor.type_all() for editor in editors))
         typed = time.monotonic() - started
@@ -256,8 +256,8 @@ async def _session(url: str, scripts: Sequence[list[Key]], cancelling: bool
             await asyncio.gather(*editor.tasks, return_exceptions=True)
         return [editor.outcome for editor in editors], typed
     finally:
-        for engine in engines:
-            await engine.aclose()
+        for completer in completers:
+            await completer.aclose()
 
 
 def _busy_wall(sent: Sequence[Sent]) -> float:

@@ -73,8 +73,8 @@ async def controller() -> AsyncIterator[tuple[Controller, RecordingEditor]]:
 
 
 def model_state(ctl: Controller) -> ModelState:
-    assert ctl.engine is not None
-    return ctl.models.state(ctl.engine)
+    assert ctl.completer is not None
+    return ctl.models.state(ctl.completer)
 
 
 # --- the status ------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from llama_coder import disk_cache
+from llama_coder.completer import Completer
 from llama_coder.core.cache import Source
 from llama_coder.core.config import parse_config
 from llama_coder.core.prompt import Snapshot
 from llama_coder.disk_cache import DiskCache, default_dir, disk_key
-from llama_coder.engine import Engine
 from tests.fakes.backends import OllamaFake
 from tests.fakes.server import until
 
@@ -92,13 +92,13 @@ async def test_an_unusable_cache_file_is_said_once_and_memory_goes_on(tmp_path: 
     with OllamaFake(tokens=["x"]) as fake:
         config = parse_config({"backend": "ollama", "endpoint": fake.url,
                                "cache": {"disk": True}}).config
-        engine = Engine(config, {"LLAMA_CODER_CACHE_DIR": str(blocker)}, warn=warnings.append)
+        completer = Completer(config, {"LLAMA_CODER_CACHE_DIR": str(blocker)}, warn=warnings.append)
         try:
             snap = Snapshot(["y = "], 0, 0, 4, "a.py", "python")
-            assert (await engine.complete(snap)).text == "x"
-            assert (await engine.complete(snap)).from_cache  # the memory cache still works
+            assert (await completer.complete(snap)).text == "x"
+            assert (await completer.complete(snap)).from_cache  # the memory cache still works
         finally:
-            await engine.aclose()
+            await completer.aclose()
     assert len(warnings) == 1 and "cache.disk" in warnings[0] and "memory only" in warnings[0]
     assert not warnings[0].startswith("llama")  # the caller adds the plugin's name
 
@@ -122,10 +122,10 @@ def lock_holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
-def engine_for(fake: OllamaFake, tmp_path: Path, warnings: list[str]) -> Engine:
+def completer_for(fake: OllamaFake, tmp_path: Path, warnings: list[str]) -> Completer:
     config = parse_config({"backend": "ollama", "endpoint": fake.url,
                            "cache": {"disk": True, "size": 0}}).config
-    return Engine(config, {"LLAMA_CODER_CACHE_DIR": str(tmp_path)}, warn=warnings.append)
+    return Completer(config, {"LLAMA_CODER_CACHE_DIR": str(tmp_path)}, warn=warnings.append)
 
 
 def snapshot(name: str) -> Snapshot:
@@ -142,14 +142,14 @@ async def test_a_hit_does_not_write_on_the_request_path(
     warnings: list[str] = []
     db = tmp_path / "suggestions.sqlite3"
     with OllamaFake(tokens=["1"]) as fake:
-        engine = engine_for(fake, tmp_path, warnings)
+        completer = completer_for(fake, tmp_path, warnings)
         try:
-            assert (await engine.complete(snapshot("a"))).text == "1"
+            assert (await completer.complete(snapshot("a"))).text == "1"
             assert await until(lambda: len(rows(db)) == 1)
             (stored_used,) = (used for _, used in rows(db).values())
             lock_holder.execute("BEGIN IMMEDIATE")
-            await engine.complete(snapshot("b"))  # its write now waits for the lock
-            hit = await engine.complete(snapshot("a"))  # memory cache off: from the disk
+            await completer.complete(snapshot("b"))  # its write now waits for the lock
+            hit = await completer.complete(snapshot("a"))  # memory cache off: from the disk
             assert hit.from_cache and hit.text == "1"
             assert "trying again" not in caplog.text  # the write of "b" is still waiting
             assert len(fake.completions()) == 2
@@ -157,10 +157,10 @@ async def test_a_hit_does_not_write_on_the_request_path(
             assert await until(lambda: len(rows(db)) == 2, 15)
             assert await until(lambda: max(used for _, used in rows(db).values())
                                > stored_used)
-            assert rows(db)[disk_key(engine.source(), *prompt_of(engine, "a"))][1] > \
+            assert rows(db)[disk_key(completer.source(), *prompt_of(completer, "a"))][1] > \
                 stored_used
         finally:
-            await engine.aclose()
+            await completer.aclose()
     assert warnings == []
 
 
@@ -191,8 +191,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     return True
 
 
-def prompt_of(engine: Engine, name: str) -> tuple[str, str]:
-    prompt = engine.plan(snapshot(name)).prompt
+def prompt_of(completer: Completer, name: str) -> tuple[str, str]:
+    prompt = completer.plan(snapshot(name)).prompt
     return prompt.prefix, prompt.suffix
 
 
@@ -204,27 +204,27 @@ async def test_a_locked_file_is_retried_then_left_alone_then_used_again(
     warnings: list[str] = []
     db = tmp_path / "suggestions.sqlite3"
     with OllamaFake(tokens=["1"]) as fake:
-        engine = engine_for(fake, tmp_path, warnings)
-        assert engine.disk is not None
+        completer = completer_for(fake, tmp_path, warnings)
+        assert completer.disk is not None
         clock = Clock()
-        engine.disk.backoff.clock = clock
+        completer.disk.backoff.clock = clock
         try:
             lock_holder.execute("BEGIN IMMEDIATE")
-            await engine.complete(snapshot("a"))  # its write finds the file locked, twice
+            await completer.complete(snapshot("a"))  # its write finds the file locked, twice
             assert await until(lambda: len(warnings) == 1)
             assert "locked; trying again" in caplog.text
             assert "tried again in 30 s" in warnings[0]
             lock_holder.execute("COMMIT")
-            await engine.complete(snapshot("b"))  # within the pause: the disk is left alone
+            await completer.complete(snapshot("b"))  # within the pause: the disk is left alone
             clock.now += 31
-            await engine.complete(snapshot("c"))  # the pause is over: written again
-            prompt = engine.plan(snapshot("c")).prompt
-            key = disk_key(engine.source(), prompt.prefix, prompt.suffix)
+            await completer.complete(snapshot("c"))  # the pause is over: written again
+            prompt = completer.plan(snapshot("c")).prompt
+            key = disk_key(completer.source(), prompt.prefix, prompt.suffix)
             assert await until(lambda: key in rows(db))
-            assert (await engine.complete(snapshot("c"))).from_cache  # and read again
+            assert (await completer.complete(snapshot("c"))).from_cache  # and read again
             assert len(fake.completions()) == 3
         finally:
-            await engine.aclose()
+            await completer.aclose()
     assert set(rows(db)) == {key}  # "a" found the file locked, "b" came during the pause
     assert len(warnings) == 1  # one message, however often it fails
 

@@ -74,5 +74,5 @@ async def test_unreadable_ca_bundle_is_one_message_and_keeps_working() -> None:
     controller.configure({"backend": "ollama", "tls": {"ca_bundle": "/nonexistent/ca.pem"}})
     notes = [p["message"] for kind, p in editor.sent if kind == "notify"]
     assert any("tls.ca_bundle: cannot use /nonexistent/ca.pem" in str(m) for m in notes)
-    assert controller.engine is not None
+    assert controller.completer is not None
     await controller.shutdown()

@@ -49,18 +49,18 @@ async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
     config = cast(Config, Recorder(parse_config(raw).config, seen))
     controller = Controller(SilentEditor(), environ={"LLAMA_CODER_CACHE_DIR": str(tmp_path)})
     controller.apply(config)
-    engine = controller.engine
-    assert engine is not None
+    completer = controller.completer
+    assert completer is not None
     try:
-        engine.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
-        engine.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
-        engine.source()
+        completer.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
+        completer.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
+        completer.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])
         controller._streaming(request, asyncio.Event())
-        extra_context(controller.ring, engine.config, "a.py")
+        extra_context(controller.ring, completer.config, "a.py")
         assert controller.router is not None
         controller.router.failed("main")
-        controller._prefetch(engine, Snapshot(["x = "], 0, 0, 4, "a.py", "python"), request,
+        controller._prefetch(completer, Snapshot(["x = "], 0, 0, 4, "a.py", "python"), request,
                              "1")
     finally:
         await controller.shutdown()

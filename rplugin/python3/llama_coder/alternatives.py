@@ -71,7 +71,7 @@ class Alternatives:
     async def _run(self, request: CompletionRequest, router: Router, cancel: asyncio.Event,
                    count: int, found: set[str]) -> None:
         chain = [item for item in router.chain(request.filetype) if not router.is_down(item[0])]
-        tries = [(name, engine, 0) for name, engine in chain[1:]]
+        tries = [(name, completer, 0) for name, completer in chain[1:]]
         if chain:
             tries += [(chain[0][0], chain[0][1], n) for n in range(1, 2 * count)]
         try:
@@ -79,11 +79,11 @@ class Alternatives:
             # server keys differ between routes), so they are read once.
             snapshot = await snapshot_of(request, router.config)
             extra = extra_context(self.ring, router.config, request.path)
-            for name, engine, variant in tries:
+            for name, completer, variant in tries:
                 if len(found) >= count or cancel.is_set():
                     break
                 try:
-                    completion = await engine.complete(
+                    completion = await completer.complete(
                         snapshot, cancel, expandtab=request.expandtab, tabstop=request.tabstop,
                         extra=extra, variant=variant)
                 except LlamaCoderError as exc:

@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llama_coder.completer import Completer
 from llama_coder.core.config import AUTO, BACKENDS, ContextConfig, parse_config
 from llama_coder.core.errors import LlamaCoderError
 from llama_coder.core.prompt import Snapshot, byte_col_to_char, window
 from llama_coder.detect import configured, detect_for
-from llama_coder.engine import Engine
 from llama_coder.version import VERSION
 
 
@@ -113,7 +113,7 @@ async def run(args: argparse.Namespace) -> int:
         say(found.summary())
         config = configured(config, found.chosen)
 
-    engine = Engine(config, warn=say)
+    completer = Completer(config, warn=say)
     streamed = 0
 
     def on_text(text: str) -> None:
@@ -124,24 +124,24 @@ async def run(args: argparse.Namespace) -> int:
             streamed = len(text)
 
     try:
-        check = await engine.check_model()
+        check = await completer.check_model()
         if check.status == "missing":
             say(check.message)
             return 1
         if args.verbose:
-            the_plan = engine.plan(snapshot)
-            print(f"--- {config.backend} {config.resolved_endpoint} model={engine.backend.model}"
-                  f" format={engine.resolution.template.name}", file=sys.stderr)
+            the_plan = completer.plan(snapshot)
+            print(f"--- {config.backend} {config.resolved_endpoint} model={completer.backend.model}"
+                  f" format={completer.resolution.template.name}", file=sys.stderr)
             print(f"--- prompt:\n{the_plan.request.client_prompt()}", file=sys.stderr)
             print("--- streamed (before post-processing):", file=sys.stderr)
-        completion = await engine.complete(snapshot, on_text=on_text)
+        completion = await completer.complete(snapshot, on_text=on_text)
     except LlamaCoderError as exc:
         if streamed:
             sys.stderr.write("\n")
         say(str(exc))
         return 1
     finally:
-        await engine.aclose()
+        await completer.aclose()
     if completion.text:
         sys.stdout.write(completion.text + "\n")
     if args.verbose:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llama_coder.alternatives import Alternatives
+from llama_coder.completer import Completer, Completion
 from llama_coder.core.config import AUTO, Config, TlsConfig, api_key, parse_config
 from llama_coder.core.context_ring import ContextRing
 from llama_coder.core.errors import ConfigError, LlamaCoderError, clip
@@ -27,7 +28,6 @@ from llama_coder.core.prompt import Snapshot
 from llama_coder.core.speculation import accepted
 from llama_coder.core.timings import Timings
 from llama_coder.detect import AutoSetup
-from llama_coder.engine import Completion, Engine
 from llama_coder.health import health_report
 from llama_coder.log import LOGGER, add_secret, set_level
 from llama_coder.messages import (
@@ -65,7 +65,7 @@ class Controller:
         self.router: Router | None = None  # None while backend = 'auto' has found nothing
         self.auto: AutoSetup | None = None  # backend = 'auto': finds the server
         self._interim = False  # the router holds only fallbacks: auto found nothing yet
-        self._answered = MAIN  # which engine gave the last suggestion
+        self._answered = MAIN  # which completer gave the last suggestion
         self._current: Running | None = None
         self._warming: Running | None = None  # at most one warm-up, cancelled by requests
         self.prefetcher = Prefetcher()
@@ -113,14 +113,14 @@ class Controller:
         self.report.status("idle")
 
     def _build_router(self, config: Config) -> Router:
-        self.router = Router(config, self._make_engine)
-        for _, engine in self.router.engines():
-            add_secret(engine.backend.settings.api_key)
+        self.router = Router(config, self._make_completer)
+        for _, completer in self.router.completers():
+            add_secret(completer.backend.settings.api_key)
         return self.router
 
     def _close(self, router: Router) -> None:
-        for _, engine in router.engines():
-            self._spawn(engine.aclose())
+        for _, completer in router.completers():
+            self._spawn(completer.aclose())
 
     async def _servers(self) -> Router | None:
         """The servers: with backend = 'auto', found by the first request that needs
@@ -147,14 +147,14 @@ class Controller:
             self.report.status("idle")  # the status line names the server now
         return self.router
 
-    def _lost(self, engine: Engine, error: LlamaCoderError) -> Router | None:
-        """A request to ``engine`` failed: when it was the server backend = 'auto'
+    def _lost(self, completer: Completer, error: LlamaCoderError) -> Router | None:
+        """A request to ``completer`` failed: when it was the server backend = 'auto'
         chose and it is gone, the next request detects again. Returns the servers
         let go (closed once the request that still holds them ends)."""
         auto, router = self.auto, self.router
         chosen = auto.configured if auto is not None else None
         if (auto is None or router is None or chosen is None
-                or (engine.config.backend, engine.config.endpoint)
+                or (completer.config.backend, completer.config.endpoint)
                 != (chosen.backend, chosen.endpoint) or not auto.gone(error)):
             return None
         LOGGER.info("%s is gone (%s): detecting again on the next request",
@@ -166,19 +166,19 @@ class Controller:
         self._answered = MAIN
         return router
 
-    def _make_engine(self, config: Config) -> Engine:
+    def _make_completer(self, config: Config) -> Completer:
         warn = lambda m: self.report.notify(m, "warn")  # noqa: E731
         try:
-            return Engine(config, self.environ, warn=warn)
+            return Completer(config, self.environ, warn=warn)
         except ConfigError as exc:  # an unreadable CA bundle: say so, verify as usual
             self.problems.append(str(exc))
             self.report.notify(str(exc), "error")
             config = dataclasses.replace(config, tls=TlsConfig(ca_bundle=""))
-            return Engine(config, self.environ, warn=warn)
+            return Completer(config, self.environ, warn=warn)
 
     @property
-    def engine(self) -> Engine | None:
-        """The top-level server's engine, once configured."""
+    def completer(self) -> Completer | None:
+        """The top-level server's completer, once configured."""
         return self.router.main if self.router is not None else None
 
     def _router(self) -> Router | None:
@@ -233,17 +233,17 @@ class Controller:
                 self._nothing_found(cancel)
                 return
             chain = router.chain(request.filetype)
-            for position, (name, engine) in enumerate(chain):
+            for position, (name, completer) in enumerate(chain):
                 last = position == len(chain) - 1
                 try:
-                    delivered = await self._complete_with(router, engine, name, request,
+                    delivered = await self._complete_with(router, completer, name, request,
                                                           cancel)
                     if delivered or cancel.is_set():
                         return
                 except LlamaCoderError as exc:
                     if cancel.is_set():
                         return
-                    dropped = dropped or self._lost(engine, exc)
+                    dropped = dropped or self._lost(completer, exc)
                     if last or not worth_falling_back(exc):
                         raise
                     router.failed(name)
@@ -274,21 +274,21 @@ class Controller:
         self.report.last_error = (reason, time.monotonic())
         self.report.status("error", detail="no server", message=clip(reason, 300))
 
-    async def _complete_with(self, router: Router, engine: Engine, name: str,
+    async def _complete_with(self, router: Router, completer: Completer, name: str,
                              request: CompletionRequest, cancel: asyncio.Event) -> bool:
         """One try on one server; True when a result went to the editor. False also
         when its model is not ready (being asked about, downloaded, or missing): the
         next server in the chain is tried."""
-        if cancel.is_set() or not await self.models.ready(engine):
+        if cancel.is_set() or not await self.models.ready(completer):
             return False
-        snapshot = await snapshot_of(request, engine.config)
-        await self.prefetcher.settle(engine, snapshot)
+        snapshot = await snapshot_of(request, completer.config)
+        await self.prefetcher.settle(completer, snapshot)
         if cancel.is_set():
             return False
         self.report.thinking_soon()
-        extra = extra_context(self.ring, engine.config, request.path)
+        extra = extra_context(self.ring, completer.config, request.path)
         on_text, on_lines = self._streaming(request, cancel)
-        completion = await engine.complete(
+        completion = await completer.complete(
             snapshot, cancel, on_text, expandtab=request.expandtab, tabstop=request.tabstop,
             extra=extra, on_lines=on_lines,
         )
@@ -297,9 +297,9 @@ class Controller:
             return False
         router.answered(name)
         self._answered = name
-        prefetched = completion.from_cache and self.prefetcher.fetched(engine, snapshot)
-        self._deliver(request, completion, engine, prefetched)
-        self._prefetch(engine, snapshot, request, completion.text, extra)
+        prefetched = completion.from_cache and self.prefetcher.fetched(completer, snapshot)
+        self._deliver(request, completion, completer, prefetched)
+        self._prefetch(completer, snapshot, request, completion.text, extra)
         return True
 
     def _streaming(self, request: CompletionRequest, cancel: asyncio.Event
@@ -335,12 +335,12 @@ class Controller:
                 "row": request.row, "col": request.col, "text": text, "partial": partial}
 
     def _deliver(self, request: CompletionRequest, completion: Completion,
-                 engine: Engine, prefetched: bool = False) -> None:
+                 completer: Completer, prefetched: bool = False) -> None:
         self.last_latency_ms = completion.elapsed_ms
         self.report.last_error = None
         payload = self._payload(request, completion.text)
         s = completion.stats
-        timings = self._timings(completion, engine)
+        timings = self._timings(completion, completer)
         payload["stats"] = {
             "info": timings.long(), "info_short": timings.short(),
             "cached": completion.from_cache, "elapsed_ms": round(completion.elapsed_ms, 2),
@@ -348,7 +348,7 @@ class Controller:
             "prompt_tokens": s.prompt_tokens, "cached_tokens": s.cached_tokens,
             "predicted_tokens": s.predicted_tokens, "prompt_ms": s.prompt_ms,
             "predicted_ms": s.predicted_ms,
-            "server": _server_label(engine), "prefetched": prefetched,
+            "server": _server_label(completer), "prefetched": prefetched,
         }
         self.editor.send("result", payload)
         LOGGER.debug("completion %d: %.0f ms (first chunk %s ms), route %s, prompt %s, "
@@ -357,17 +357,17 @@ class Controller:
                      s.predicted_tokens, completion.from_cache)
         self.report.status("idle")
 
-    def _prefetch(self, engine: Engine, snapshot: Snapshot, request: CompletionRequest,
+    def _prefetch(self, completer: Completer, snapshot: Snapshot, request: CompletionRequest,
                   shown: str | None, extra: Sequence[tuple[str, str]] = ()) -> None:
         """Ask, in the background, for what follows ``shown`` once accepted."""
-        if engine.config.prefetch and shown:
-            self.prefetcher.start(engine, accepted(snapshot, shown), request.expandtab,
+        if completer.config.prefetch and shown:
+            self.prefetcher.start(completer, accepted(snapshot, shown), request.expandtab,
                                   request.tabstop, extra)
 
-    def _timings(self, completion: Completion, engine: Engine) -> Timings:
+    def _timings(self, completion: Completion, completer: Completer) -> Timings:
         s = completion.stats
         return Timings(
-            answered_by=_server_label(engine),
+            answered_by=_server_label(completer),
             total_ms=completion.elapsed_ms, first_chunk_ms=completion.first_chunk_ms,
             prompt_tokens=s.prompt_tokens, cached_tokens=s.cached_tokens,
             prompt_ms=s.prompt_ms,
@@ -403,13 +403,13 @@ class Controller:
             router = await self._servers()  # with backend = 'auto': finds the server now
             if router is None or cancel.is_set():
                 return
-            name, engine = router.chain(request.filetype)[0]
-            if cancel.is_set() or not await self.models.ready(engine):
+            name, completer = router.chain(request.filetype)[0]
+            if cancel.is_set() or not await self.models.ready(completer):
                 return
-            snapshot = await snapshot_of(request, engine.config)
-            extra = extra_context(self.ring, engine.config, request.path)
+            snapshot = await snapshot_of(request, completer.config)
+            extra = extra_context(self.ring, completer.config, request.path)
             if not cancel.is_set():
-                await engine.warm(snapshot, cancel, extra)
+                await completer.warm(snapshot, cancel, extra)
                 LOGGER.debug("warmed %s for %s", name, request.path)
         except LlamaCoderError as exc:
             LOGGER.debug("warm-up failed: %s", exc)  # the next real request reports it
@@ -490,29 +490,29 @@ class Controller:
                 "last_error": last_error[0] if last_error else "",
                 "api_key_env": config.api_key_env, "answered_by": "", "server": AUTO,
             }
-        engine = self.router.main
-        cfg = engine.config
+        completer = self.router.main
+        cfg = completer.config
         return {
             "backend": f"{AUTO}: {cfg.backend}" if self.auto is not None else cfg.backend,
             "endpoint": cfg.resolved_endpoint,
-            "model": engine.backend.model or "(the server's)",
-            "format": engine.resolution.template.name,
-            "fim_side": engine.backend.fim_side(engine.allow_server_fim),
+            "model": completer.backend.model or "(the server's)",
+            "format": completer.resolution.template.name,
+            "fim_side": completer.backend.fim_side(completer.allow_server_fim),
             "latency_ms": None if self.last_latency_ms is None else round(self.last_latency_ms),
             "last_error": last_error[0] if last_error else "",
             "api_key_env": cfg.api_key_env,
             "answered_by": self._answered_label(),
-            "server": _server_label(engine),  # as results' stats name it (:LlamaCoderStats)
+            "server": _server_label(completer),  # as results' stats name it (:LlamaCoderStats)
         }
 
     def _answered_label(self) -> str:
         """Which server gave the last suggestion, when it was not the top-level one."""
         if self.router is None or self._answered == MAIN:
             return ""
-        engine = dict(self.router.engines()).get(self._answered)
-        if engine is None:
+        completer = dict(self.router.completers()).get(self._answered)
+        if completer is None:
             return ""
-        return f"{self._answered} ({_server_label(engine)})"
+        return f"{self._answered} ({_server_label(completer)})"
 
     # --- tasks --------------------------------------------------------------------------
 
@@ -527,8 +527,8 @@ class Controller:
         if self.auto is not None:
             await self.auto.aclose()
         if self.router is not None:
-            for _, engine in self.router.engines():
-                await engine.aclose()
+            for _, completer in self.router.completers():
+                await completer.aclose()
 
 
 def fallbacks_only(config: Config) -> Config | None:
@@ -541,6 +541,6 @@ def fallbacks_only(config: Config) -> Config | None:
     return dataclasses.replace(named[0], routes=routes, fallback=tuple(named[1:]))
 
 
-def _server_label(engine: Engine) -> str:
+def _server_label(completer: Completer) -> str:
     """The backend and model, as status lines name a server."""
-    return f"{engine.config.backend} {engine.backend.model}".strip()
+    return f"{completer.config.backend} {completer.backend.model}".strip()

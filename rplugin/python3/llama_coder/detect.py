@@ -22,6 +22,7 @@ import httpx
 
 from llama_coder.backends.http import tls_context
 from llama_coder.backends.ollama import DEFAULT_MODEL, canonical_name
+from llama_coder.completer import custom_templates
 from llama_coder.core.config import AUTO, Config, api_key
 from llama_coder.core.detection import (
     IDENTIFY_PATHS,
@@ -39,7 +40,6 @@ from llama_coder.core.detection import (
 )
 from llama_coder.core.errors import ConnectTimeout, LlamaCoderError, Unreachable, clip
 from llama_coder.core.fim import FimTemplate
-from llama_coder.engine import custom_templates
 
 PROBE_READ_SECONDS = 1.0  # a local server answers these in milliseconds
 BODY_LIMIT = 1 << 20  # bytes of an answer read at most (a /props carries a chat template)
@@ -100,7 +100,7 @@ async def detect_for(config: Config, environ: Mapping[str, str],
 
 def configured(config: Config, choice: Choice) -> Config:
     """``config`` (its ``backend`` was 'auto') pointed at the chosen server, and so
-    every route and fallback that still says 'auto': the engines are built from this.
+    every route and fallback that still says 'auto': the completers are built from this.
     A route keeps a ``model`` of its own; one it inherited becomes the chosen model."""
 
     def point(server: Config) -> Config:
@@ -147,7 +147,7 @@ class AutoSetup:
         return self.config.backend == AUTO
 
     async def resolve(self) -> Config | None:
-        """The configuration to build the engines from, or None while nothing usable
+        """The configuration to build the completers from, or None while nothing usable
         answers (the reason was said)."""
         if self.configured is not None:
             return self.configured

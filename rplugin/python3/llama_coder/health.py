@@ -6,33 +6,33 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from llama_coder.completer import Completer
 from llama_coder.core.errors import LlamaCoderError
-from llama_coder.engine import Engine
 from llama_coder.log import LOGGER
 from llama_coder.version import VERSION
 
 
-async def health_report(engine: Engine | None, info: Callable[[], dict[str, Any]],
+async def health_report(completer: Completer | None, info: Callable[[], dict[str, Any]],
                         problems: list[str]) -> dict[str, Any]:
-    """``engine`` None: backend = 'auto' found no server (the controller adds why)."""
+    """``completer`` None: backend = 'auto' found no server (the controller adds why)."""
     report: dict[str, Any] = {"info": info(), "problems": problems, "version": VERSION}
-    if engine is not None:
-        await _server_part(engine, info, report)
+    if completer is not None:
+        await _server_part(completer, info, report)
     report["tasks"] = len(asyncio.all_tasks()) - 1  # the one asking aside
-    report["connections"] = engine.backend.http.open_connections() if engine else 0
+    report["connections"] = completer.backend.http.open_connections() if completer else 0
     report["rss_mb"] = rss_mb()
     return report
 
 
-async def _server_part(engine: Engine, info: Callable[[], dict[str, Any]],
+async def _server_part(completer: Completer, info: Callable[[], dict[str, Any]],
                        report: dict[str, Any]) -> None:
     try:
-        probe = await engine.backend.probe()
+        probe = await completer.backend.probe()
         report["reachable"] = probe.reachable
         report["latency_ms"] = round(probe.latency_ms, 1)
         report["probe"] = probe.detail
         if probe.reachable:
-            check = await engine.check_model()
+            check = await completer.check_model()
             report["model_status"] = check.status
             report["model_message"] = check.message
             report["info"] = info()
@@ -41,7 +41,7 @@ async def _server_part(engine: Engine, info: Callable[[], dict[str, Any]],
     except Exception:
         LOGGER.exception("internal error in the health check")
         report["error"] = "internal error (see the log file)"
-    report["warning"] = engine.resolution.warning or ""
+    report["warning"] = completer.resolution.warning or ""
 
 
 def rss_mb() -> float | None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llama_coder.backends.base import ModelCheck, PullProgress
+from llama_coder.completer import Completer
 from llama_coder.core.errors import LlamaCoderError
-from llama_coder.engine import Engine
 from llama_coder.log import LOGGER
 from llama_coder.reporter import Reporter
 
@@ -113,15 +113,15 @@ class ModelRecord:
         return ModelEvent.DECLINE
 
 
-def model_key(engine: Engine) -> str:
-    cfg = engine.config
+def model_key(completer: Completer) -> str:
+    cfg = completer.config
     return f"{cfg.backend}|{cfg.resolved_endpoint}|{cfg.model}"
 
 
-def missing_hint(engine: Engine, model: str) -> str:
+def missing_hint(completer: Completer, model: str) -> str:
     """What the status line says after ``model missing:``."""
     # Only Ollama downloads models, and its command line is named like the backend.
-    return f"{engine.config.backend} pull {model}" if engine.backend.capabilities.can_pull \
+    return f"{completer.config.backend} pull {model}" if completer.backend.capabilities.can_pull \
         else model
 
 
@@ -133,51 +133,51 @@ class Readiness:
         self.report = report
         self._spawn = spawn
         self._records: dict[str, ModelRecord] = {}
-        self._engines: dict[str, Engine] = {}  # key -> its engine, for rechecks
+        self._completers: dict[str, Completer] = {}  # key -> its completer, for rechecks
         self._asking: dict[str, str] = {}  # model name -> the key whose question is open
 
     def clear(self) -> None:
         """A new configuration: every model is checked again."""
         self._records.clear()
-        self._engines.clear()
+        self._completers.clear()
         self._asking.clear()
 
-    def record(self, engine: Engine) -> ModelRecord:
-        key = model_key(engine)
-        self._engines[key] = engine
+    def record(self, completer: Completer) -> ModelRecord:
+        key = model_key(completer)
+        self._completers[key] = completer
         return self._records.setdefault(key, ModelRecord())
 
-    def state(self, engine: Engine) -> ModelState:
-        return self.record(engine).state
+    def state(self, completer: Completer) -> ModelState:
+        return self.record(completer).state
 
-    async def ready(self, engine: Engine) -> bool:
-        """May ``engine`` be asked for a completion? Checks the model the first time;
+    async def ready(self, completer: Completer) -> bool:
+        """May ``completer`` be asked for a completion? Checks the model the first time;
         False while it is being checked, asked about, downloaded, or missing."""
-        record = self.record(engine)
+        record = self.record(completer)
         if record.state is ModelState.CHECKING and record.checking is not None:
             # Another request (a warm-up, say) is checking: its answer is this one's. The
             # shield keeps this request's cancellation from cutting the other's check.
             await asyncio.shield(record.checking)
         if record.state is ModelState.UNKNOWN:
-            await self._check(engine, record, user_asked=False)
+            await self._check(completer, record, user_asked=False)
         return record.state is ModelState.READY
 
-    async def _check(self, engine: Engine, record: ModelRecord, user_asked: bool) -> None:
+    async def _check(self, completer: Completer, record: ModelRecord, user_asked: bool) -> None:
         record.fire(ModelEvent.CHECK)
         done = record.checking = asyncio.get_running_loop().create_future()
         try:
-            check = await engine.check_model()  # an unreachable server raises
+            check = await completer.check_model()  # an unreachable server raises
         except BaseException:
             record.fire(ModelEvent.CHECK_FAILED)  # asked again on the next request
             raise
         finally:
             record.checking = None
             done.set_result(None)
-        self._settle(engine, record, check, user_asked)
+        self._settle(completer, record, check, user_asked)
 
-    def _settle(self, engine: Engine, record: ModelRecord, check: ModelCheck,
+    def _settle(self, completer: Completer, record: ModelRecord, check: ModelCheck,
                 user_asked: bool) -> None:
-        record.model = check.model or engine.backend.model
+        record.model = check.model or completer.backend.model
         if check.status in ("present", "unknown"):
             before = record.before_check
             record.fire(ModelEvent.FOUND)
@@ -188,21 +188,21 @@ class Readiness:
                 self.report.notify(f"model {record.model} is on the server now", "info")
             self.report.status("idle")
             return
-        event = record.after_absent(engine.backend.capabilities.can_pull, user_asked)
+        event = record.after_absent(completer.backend.capabilities.can_pull, user_asked)
         fresh = record.before_check is ModelState.UNKNOWN
         record.message = check.message
         record.fire(event)
         if record.state is ModelState.ASKING and record.before_check is not ModelState.ASKING:
-            self._asking[record.model] = model_key(engine)
+            self._asking[record.model] = model_key(completer)
             self.report.editor.send("ask_pull", {"model": record.model,
                                                  "message": check.message})
         elif record.state is ModelState.MISSING and fresh:
             self.report.notify(check.message, "error")  # once; the status keeps saying it
         LOGGER.info("model %s: %s", record.model, record.state.value)
-        self._show_missing(engine, record)
+        self._show_missing(completer, record)
 
-    def _show_missing(self, engine: Engine, record: ModelRecord) -> None:
-        self.report.status("missing", detail=missing_hint(engine, record.model),
+    def _show_missing(self, completer: Completer, record: ModelRecord) -> None:
+        self.report.status("missing", detail=missing_hint(completer, record.model),
                            message=record.message)
 
     # --- the question and the download --------------------------------------------
@@ -211,18 +211,18 @@ class Readiness:
         """The user's answer to the download question for ``model``."""
         key = self._asking.pop(model, None)
         record = self._records.get(key) if key is not None else None
-        engine = self._engines.get(key) if key is not None else None
-        if record is None or engine is None or record.state is not ModelState.ASKING:
+        completer = self._completers.get(key) if key is not None else None
+        if record is None or completer is None or record.state is not ModelState.ASKING:
             LOGGER.info("ignoring an answer about %s: no question is open", model)
             return
         if answer != "download":
             record.fire(ModelEvent.DECLINE)
-            self._show_missing(engine, record)
+            self._show_missing(completer, record)
             return
         record.fire(ModelEvent.DOWNLOAD)
-        self._spawn(self._pull(engine, record, model))
+        self._spawn(self._pull(completer, record, model))
 
-    async def _pull(self, engine: Engine, record: ModelRecord, model: str) -> None:
+    async def _pull(self, completer: Completer, record: ModelRecord, model: str) -> None:
         last_percent = -1
 
         def progress(p: PullProgress) -> None:
@@ -233,22 +233,22 @@ class Readiness:
 
         self.report.status("downloading", percent=0)
         try:
-            await engine.backend.pull_model(model, progress)
+            await completer.backend.pull_model(model, progress)
         except LlamaCoderError as exc:
-            self._pull_failed(engine, record, model, str(exc))
+            self._pull_failed(completer, record, model, str(exc))
             return
         except Exception:
             LOGGER.exception("internal error while pulling %s", model)
-            self._pull_failed(engine, record, model, "internal error (see the log file)")
+            self._pull_failed(completer, record, model, "internal error (see the log file)")
             return
         except asyncio.CancelledError:
-            self._pull_failed(engine, record, model, "the engine stopped")
+            self._pull_failed(completer, record, model, "the engine stopped")
             raise
         record.fire(ModelEvent.PULLED)  # checked again before the next request
         self.report.notify(f"model {model} downloaded", "info")
         self.report.status("idle")
 
-    def _pull_failed(self, engine: Engine, record: ModelRecord, model: str,
+    def _pull_failed(self, completer: Completer, record: ModelRecord, model: str,
                      reason: str) -> None:
         record.fire(ModelEvent.PULL_FAILED)
         message = (f"the download of model {model} failed: {reason}. It is offered again "
@@ -256,19 +256,19 @@ class Readiness:
         record.message = message
         self.report.notify(message, "error")
         LOGGER.warning("%s", message)
-        self._show_missing(engine, record)
+        self._show_missing(completer, record)
 
     # --- checking again -------------------------------------------------------------
 
     def recheck(self, user_asked: bool) -> None:
         """Check again every model that is missing, declined or failed to download."""
         for key, record in list(self._records.items()):
-            engine = self._engines.get(key)
-            if engine is not None and record.state in RECHECKED:
-                self._spawn(self._recheck(engine, record, user_asked))
+            completer = self._completers.get(key)
+            if completer is not None and record.state in RECHECKED:
+                self._spawn(self._recheck(completer, record, user_asked))
 
-    async def _recheck(self, engine: Engine, record: ModelRecord, user_asked: bool) -> None:
+    async def _recheck(self, completer: Completer, record: ModelRecord, user_asked: bool) -> None:
         try:
-            await self._check(engine, record, user_asked)
+            await self._check(completer, record, user_asked)
         except LlamaCoderError as exc:
             LOGGER.info("model check of %s failed: %s", record.model, exc)

@@ -1,7 +1,9 @@
-"""Orchestration without an editor: snapshot -> cache -> backend stream -> stopper -> suggestion.
+"""A completer: one server's suggestions without an editor: snapshot -> cache -> backend
+stream -> stopper -> post-processing -> suggestion.
 
-The Neovim bridge and the command-line entry point both drive this class; it
-never imports pynvim.
+The controller keeps one per configured server (routing.py), the command-line entry
+point one; it never imports pynvim. (The "engine" is the whole Python process the Lua
+shim starts; lua/llama_coder/engine.lua is its Lua side.)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def custom_templates(config: Config) -> dict[str, FimTemplate]:
     return {name: custom_template(name, spec) for name, spec in config.formats.items()}
 
 
-class Engine:
+class Completer:
     def __init__(
         self,
         config: Config,
