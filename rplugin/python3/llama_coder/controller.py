@@ -32,10 +32,10 @@ from llama_coder.health import health_report
 from llama_coder.log import LOGGER, add_secret, set_level
 from llama_coder.messages import (
     AlternativesRequest,
-    BadMessage,
     CompletionRequest,
     ContextChunk,
     PullAnswer,
+    parsed,
 )
 from llama_coder.prefetch import Prefetcher
 from llama_coder.readiness import Readiness
@@ -193,10 +193,8 @@ class Controller:
 
     def complete(self, raw: Any) -> None:
         """Start a completion for a request from Lua, cancelling the one in flight."""
-        try:
-            request = CompletionRequest.from_lua(raw)
-        except BadMessage as exc:
-            LOGGER.warning("ignoring a malformed request: %s", exc)
+        request = parsed(CompletionRequest.from_lua, raw, "request")
+        if request is None:
             return
         previous = self._current
         self._stop_warming()
@@ -381,10 +379,8 @@ class Controller:
         """The user entered a buffer (or came back after a long idle): have its server
         evaluate the prompt there before the first suggestion is asked for. Never while
         a request runs, never two at once; any request cancels it."""
-        try:
-            request = CompletionRequest.from_lua(raw)
-        except BadMessage as exc:
-            LOGGER.warning("ignoring a malformed warm-up: %s", exc)
+        request = parsed(CompletionRequest.from_lua, raw, "warm-up")
+        if request is None:
             return
         if self._current is not None or (
                 self._warming is not None and not self._warming.task.done()):
@@ -420,10 +416,8 @@ class Controller:
 
     def ask_alternatives(self, raw: Any) -> None:
         """More suggestions for the place of a recent request (Lua cycles through them)."""
-        try:
-            ask = AlternativesRequest.from_lua(raw)
-        except BadMessage as exc:
-            LOGGER.warning("ignoring a malformed alternatives request: %s", exc)
+        ask = parsed(AlternativesRequest.from_lua, raw, "alternatives request")
+        if ask is None:
             return
         router = self._router()
         if router is None:  # backend = 'auto' has no server yet: nothing to offer
@@ -433,19 +427,15 @@ class Controller:
 
     def add_context(self, raw: Any) -> None:
         """A chunk of another buffer from Lua: ``path`` and ``lines``."""
-        try:
-            chunk = ContextChunk.from_lua(raw)
-        except BadMessage as exc:
-            LOGGER.warning("ignoring a malformed context chunk: %s", exc)
+        chunk = parsed(ContextChunk.from_lua, raw, "context chunk")
+        if chunk is None:
             return
         if self.ring.add(chunk.path, chunk.lines):
             LOGGER.debug("context: %d chunks, newest from %s", len(self.ring), chunk.path)
 
     def pull_answer(self, args: list[Any]) -> None:
-        try:
-            answer = PullAnswer.from_lua(args)
-        except BadMessage as exc:
-            LOGGER.warning("ignoring a malformed answer: %s", exc)
+        answer = parsed(PullAnswer.from_lua, args, "answer")
+        if answer is None:
             return
         self.models.answer(answer.model, answer.answer)
 

@@ -12,11 +12,14 @@ No pynvim and no I/O here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from llama_coder.core.config import OPTIONS
+from llama_coder.log import LOGGER
+
+T = TypeVar("T")
 
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -27,6 +30,15 @@ _MAX_ALTERNATIVES = int(OPTIONS["alternatives"].maximum or 1)
 
 class BadMessage(ValueError):
     """A message from Lua that lacks a field or has one of the wrong type."""
+
+
+def parsed(parse: Callable[[Any], T], raw: Any, what: str) -> T | None:
+    """``parse(raw)``, or None, logged, when Lua sent a malformed ``what``."""
+    try:
+        return parse(raw)
+    except BadMessage as exc:
+        LOGGER.warning("ignoring a malformed %s: %s", what, exc)
+        return None
 
 
 def clean(text: str) -> str:
