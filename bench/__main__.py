@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import figures, hygiene
+from bench import figures, hygiene, oneline
 from bench.stats import fmt, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,6 +57,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
         "hygiene": lambda: hygiene.hygiene(150 if quick else 400),
+        "oneline": lambda: oneline.oneline(8 if quick else 20),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -143,6 +144,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     ok(d["on"]["median"] < d["off"]["median"])))
     if "hygiene" in r:
         out += hygiene.rows(r["hygiene"])
+    if "oneline" in r:
+        out += oneline.rows(r["oneline"])
     return out
 
 
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
         ["overhead", "scale", "through", "memory", "typing", "real", "wasted", "prefetch",
-         "disk", "hygiene"]))
+         "disk", "hygiene", "oneline"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)
