@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import figures, hygiene, team
+from bench import figures, hygiene, oneline, team
 from bench.stats import fmt, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,6 +59,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
         "hygiene": lambda: hygiene.hygiene(150 if quick else 400),
         "team": lambda: team.team(150 if quick else 300, 2 if quick else 4),
+        "oneline": lambda: oneline.oneline(8 if quick else 20),
     }
     results: dict[str, Any] = {}
     for name, fn in plan.items():
@@ -147,6 +148,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out += hygiene.rows(r["hygiene"])
     if "team" in r:
         out += _team_rows(r["team"], ok)
+    if "oneline" in r:
+        out += oneline.rows(r["oneline"])
     return out
 
 
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(
         ["overhead", "scale", "through", "memory", "typing", "real", "wasted", "prefetch",
-         "disk", "hygiene", "team"]))
+         "disk", "hygiene", "team", "oneline"]))
     args = parser.parse_args(argv)
     only = {x for x in args.only.split(",") if x}
     results = run(only, args.quick)

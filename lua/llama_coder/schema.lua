@@ -21,6 +21,7 @@ return {
   { key = "bearer_token", kind = "string", default = "" },
   { key = "api_key_env", kind = "string", default = "" },
   { key = "max_lines", kind = "integer", default = 16, min = 1 },
+  { key = "multiline", kind = "choice", default = "auto", choices = { "auto", "always", "never" } },
   { key = "max_tokens", kind = "integer", default = 256, min = 1 },
   { key = "temperature", kind = "number", default = 0.2, min = 0, max = 2 },
   { key = "alternatives", kind = "integer", default = 3, min = 1, max = 8, lua = true },

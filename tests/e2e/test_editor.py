@@ -48,6 +48,21 @@ def test_multiline_ghost_uses_virt_lines(editor: Editor, ollama: OllamaFake,
     assert details["virt_lines"] == [[["    return y", "LlamaCoderSuggestion"]]]
 
 
+def test_mid_line_suggestion_is_one_line_and_the_server_stops_at_the_newline(
+        editor: Editor, ollama: OllamaFake, tmp_path: Path) -> None:
+    ollama.tokens = ["alf(a)", " *\n", "    more = 1"]  # would stream two lines
+    editor.edit(tmp_path / "a.py", "y = f(a) + g(b)\n")
+    editor.type("0f+ih")  # code after the cursor: "+ g(b)"
+    assert editor.wait_suggestion() == "alf(a) *"
+    assert editor.extmarks()[0][3].get("virt_lines") is None
+    assert ollama.completions()[-1].body["options"]["stop"][0] == "\n"
+    # At the end of a line that opens a block the same answer runs on.
+    editor.type("<Esc>o    if y:")
+    editor.wait(lambda: editor.suggestion() == "alf(a) *\n    more = 1",
+                message="a block suggestion")
+    assert "\n" not in ollama.completions()[-1].body["options"]["stop"]
+
+
 def test_request_carries_the_window_and_fim_prompt(editor: Editor, ollama: OllamaFake,
                                                    tmp_path: Path) -> None:
     start_line(editor, tmp_path)

@@ -64,7 +64,7 @@ class ProtocolFake(FakeHttpServer):
                 if r.path in self.completion_paths and not self.is_warm_up(r)]
 
     def warm_ups(self) -> list[Recorded]:
-        """Requests that only have the prompt evaluated (see Engine.warm)."""
+        """Requests that only have the prompt evaluated (see Completer.warm)."""
         return [r for r in self.recorded()
                 if r.path in self.completion_paths and self.is_warm_up(r)]
 

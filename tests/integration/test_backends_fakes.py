@@ -11,7 +11,7 @@ import pytest
 from llama_coder.backends import http
 from llama_coder.backends.base import Backend, PullProgress, StreamStats
 from llama_coder.backends.registry import create_backend
-from llama_coder.core.completion import Request
+from llama_coder.core.completion import Request, plan
 from llama_coder.core.config import parse_config
 from llama_coder.core.errors import (
     AuthFailed,
@@ -27,6 +27,7 @@ from llama_coder.core.errors import (
     Unsupported,
 )
 from llama_coder.core.fim import BUILTIN_TEMPLATES
+from llama_coder.core.prompt import Snapshot
 from tests.fakes.backends import LlamaCppFake, OllamaFake, OpenAIFake, ProtocolFake, sse
 from tests.fakes.server import Piece, Reply, until
 
@@ -86,6 +87,28 @@ async def test_stream_yields_tokens(any_fake: Any, make_backend: MakeBackend) ->
     kind, fake = any_fake
     fake.tokens = ["x", "é😀", ")"]
     assert await collect(make_backend(fake, kind)) == "xé😀)"
+
+
+def stop_sent(kind: str, body: dict[str, Any]) -> list[str]:
+    """The stop strings a body asks the server to stop at."""
+    stop: list[str] = (body["options"] if kind == "ollama" else body)["stop"]
+    return stop
+
+
+@pytest.mark.parametrize("max_stop", [1, 4])
+async def test_a_mid_line_request_asks_every_server_to_stop_at_the_newline(
+        any_fake: Any, make_backend: MakeBackend, max_stop: int) -> None:
+    kind, fake = any_fake
+    config = parse_config({"backend": kind, "endpoint": fake.url}).config
+    mid_line = plan(Snapshot(["x = total(a) + 1"], 0, 0, 4, "a.py", "python"), config, QWEN)
+    block = plan(Snapshot(["def f(x):", "    "], 0, 1, 4, "a.py", "python"), config, QWEN)
+    backend = make_backend(fake, kind, openai={"max_stop": max_stop})
+    await collect(backend, mid_line.request)
+    await collect(backend, block.request)
+    asked, block_asked = (stop_sent(kind, r.body) for r in fake.completions())
+    assert asked[0] == "\n"  # first, so servers that take few stop strings get it
+    assert len(asked) == (max_stop if kind == "openai" else len(QWEN.stop) + 1)
+    assert "\n" not in block_asked
 
 
 async def test_one_connection_is_reused(any_fake: Any, make_backend: MakeBackend) -> None:

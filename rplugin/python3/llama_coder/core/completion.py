@@ -15,6 +15,7 @@ from llama_coder.core.config import Config
 from llama_coder.core.context_ring import as_comments
 from llama_coder.core.fim import FimTemplate
 from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
+from llama_coder.core.place import one_line
 from llama_coder.core.postprocess import Indentation, postprocess, read_indentation
 from llama_coder.core.prompt import Prompt, Snapshot, build_prompt
 from llama_coder.core.stopper import Stopper, open_brackets_on_line
@@ -24,6 +25,8 @@ from llama_coder.core.stopper import Stopper, open_brackets_on_line
 LEXER_LOOKBACK = 2000
 # Alternatives are more samples of the same prompt: they need some randomness.
 ALTERNATIVE_TEMPERATURE = 0.8
+# The stop string of a one-line suggestion.
+NEWLINE = "\n"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class Plan:
     min_indent: int  # the cursor line's indentation: the suggestion stays in its block
     _lexer: Lexer
     _closable: str
+    # One line (mid-line, see core/place.py): the newline is a stop string, the first
+    # one, so servers that take only a few stop strings get it too.
+    one_line: bool = False
 
     def stopper(self) -> Stopper:
         """A fresh stopper for this request's stream."""
@@ -147,6 +153,7 @@ def plan(
         context = context[newline + 1 :]  # start the lexer at a line start
     lexer = lexers.after(syntax, context) if lexers is not None else lexer_after(syntax, context)
     closable = open_brackets_on_line(lexer, prompt.line_before, prompt.line_after)
+    single = one_line(config.multiline, prompt.line_before, prompt.line_after, syntax)
     request = Request(
         prefix=prompt.prefix,
         suffix=prompt.suffix,
@@ -154,7 +161,7 @@ def plan(
         max_tokens=config.max_tokens,
         temperature=max(config.temperature, ALTERNATIVE_TEMPERATURE) if variant
         else config.temperature,
-        stop=template.stop,
+        stop=(NEWLINE, *template.stop) if single else template.stop,
         allow_server_fim=template.server_fim if allow_server_fim is None else allow_server_fim,
         indent=len(prompt.line_before) if not prompt.line_before.strip() else 0,
         extra_context=tuple(extra),
@@ -165,4 +172,4 @@ def plan(
     )
     full_line = prompt.line_before + prompt.line_after
     indent = len(full_line) - len(full_line.lstrip(" \t"))
-    return Plan(prompt, request, syntax, config.max_lines, indent, lexer, closable)
+    return Plan(prompt, request, syntax, config.max_lines, indent, lexer, closable, single)

@@ -25,6 +25,7 @@ Consumer = Literal["engine", "lua"]
 
 BACKENDS = ("auto", "ollama", "openai", "vllm", "llamacpp")
 AUTO = "auto"  # the ``backend`` that finds the server itself (detect.py)
+MULTILINE_CHOICES = ("auto", "always", "never")  # see core/place.py
 # Filetypes where automatic suggestions are off unless `filetypes` says otherwise.
 DEFAULT_FILETYPES: dict[str, bool] = {
     "*": True, "help": False, "gitcommit": False, "gitrebase": False, "hgcommit": False,
@@ -107,6 +108,11 @@ SCHEMA: tuple[Option, ...] = (
            "key (sent as a bearer token). Wins over bearer_token."),
     Option("max_lines", "integer", 16, "Stop the suggestion after this many lines once its "
            "brackets are balanced.", minimum=1),
+    Option("multiline", "choice", "auto", "How many lines a suggestion may have. auto: one "
+           "line in the middle of a line (code after the cursor that is not only closers "
+           "such as `)`, quotes, `;` or `end`), where the server is told to stop at the "
+           "newline; elsewhere several, up to the end of the block. always: several "
+           "everywhere. never: one line everywhere.", choices=MULTILINE_CHOICES),
     Option("max_tokens", "integer", 256, "Most tokens the server may generate per "
            "suggestion.", minimum=1),
     Option("temperature", "number", 0.2, "Sampling temperature.", minimum=0, maximum=2),
@@ -302,6 +308,7 @@ class Config:
     bearer_token: str = field(repr=False)
     api_key_env: str
     max_lines: int
+    multiline: str
     max_tokens: int
     temperature: float
     prefetch: bool

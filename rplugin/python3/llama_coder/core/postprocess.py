@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from llama_coder.core.lexer import Lexer, Mode, Syntax
+from llama_coder.core.place import BLOCK_CLOSE_WORDS
 from llama_coder.core.stopper import BracketStack
 
 _WORD = re.compile(r"\w")
@@ -250,8 +251,7 @@ def stay_in_block(text: str, style: IndentStyle, line_before: str) -> str:
 # A line that only closes blocks: ``}``, ``});``, ``end``, ``end)``, ``fi``. Such lines
 # are alike in every block, so one repeats a following line only at the same indentation.
 _CLOSER_LINE = re.compile(
-    r"[)\]}]*(?:(?:end|fi|done|esac|endif|endfor|endwhile|endfunction|endfunc|wend)\b)?"
-    r"[)\]};,.]*")
+    r"[)\]}]*(?:(?:" + "|".join(BLOCK_CLOSE_WORDS) + r")\b)?[)\]};,.]*")
 
 
 @dataclass(frozen=True)
