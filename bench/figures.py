@@ -298,14 +298,13 @@ def real_model(pauses: int = 40, rounds: int = 3, delay_ms: int = 150) -> dict[s
                             ed.nvim.input("<CR>")
                         ed.nvim.input(line.replace("<", "<lt>"))
                         seen = wait_after_keys(ed, "shown", keys, 20)
+                        elapsed = None if seen is None else wait_after_keys(ed, "final", keys, 20)
                         if seen is None:
                             missed += 1
-                            wait_settled(ed)
-                            continue
-                        run_first.append(seen)
-                        elapsed = wait_after_keys(ed, "final", keys, 20)
+                        else:
+                            run_first.append(seen)
+                            whole_missed += int(elapsed is None)
                         if elapsed is None:
-                            whole_missed += 1
                             wait_settled(ed)
                             continue
                         run_whole.append(elapsed)
