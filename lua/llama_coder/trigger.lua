@@ -246,6 +246,12 @@ function M.warm_soon()
       if api.nvim_get_current_buf() ~= buf or suggestion.waiting() or not api.nvim_buf_is_valid(buf) then
         return
       end
+      if api.nvim_buf_line_count(buf) == 1 and api.nvim_buf_get_lines(buf, 0, 1, false)[1] == '' then
+        -- Nothing to evaluate (the empty buffer Neovim starts with, say): a warm-up here
+        -- would only hold back the one for the file opened next (one runs at a time).
+        warmed[buf] = nil
+        return
+      end
       local place = suggestion.here()
       local request = request_for(buf, place, true)
       if request and engine.ensure() then

@@ -22,6 +22,9 @@ def test_entering_a_buffer_warms_the_prompt_the_first_request_will_send(
         assert fake.wait_for(lambda: len(fake.warm_ups()) == 1)
         warm = fake.warm_ups()[0].body
         assert warm["n_predict"] == 0  # evaluate the prompt, generate nothing
+        # The file's prompt, not the empty buffer Neovim started with (its warm-up, still
+        # running, used to make the file's be dropped: one runs at a time).
+        assert "def f(x):" in warm["input_suffix"]
         assert ed.lua("return require('llama_coder.engine').running()")  # before Insert mode
         ed.type("i#")  # at the place the cursor was when the buffer was entered
         assert ed.wait_suggestion() == "pass"
