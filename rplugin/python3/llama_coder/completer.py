@@ -139,8 +139,10 @@ class Completer:
         prompt = the_plan.prompt
         cached = None if variant else self.cache.get_continuation(
             source, prompt.prefix, prompt.suffix)
+        on_disk: bytes | None = None  # the disk cache's key, hashed once for read and write
         if cached is None and self.disk is not None and not variant:
-            cached = await self.disk.get(disk_key(source, prompt.prefix, prompt.suffix))
+            on_disk = disk_key(source, prompt.prefix, prompt.suffix)
+            cached = await self.disk.get(on_disk)
             if cached is not None:
                 self.cache.put(source, prompt.prefix, prompt.suffix, cached)
         if cached is not None:
@@ -171,8 +173,8 @@ class Completer:
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
-            if self.disk is not None:
-                self.disk.put(disk_key(source, prompt.prefix, prompt.suffix), text)
+            if on_disk is not None and self.disk is not None:
+                self.disk.put(on_disk, text)
         return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
                           elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
 
