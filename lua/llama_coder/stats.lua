@@ -350,6 +350,23 @@ function M.reset()
   end)
 end
 
+-- The file as last read, and what identified it then (mtime and size): stats() may be
+-- called on every statusline redraw, and the file changes only when a Neovim quits.
+local earlier = { stamp = nil, servers = nil, problem = nil }
+
+--- The totals of earlier sessions, read again only when the file changed.
+---@return table<string, LlamaCoderServerStats>|nil
+---@return string|nil
+local function earlier_totals()
+  local stat = vim.uv.fs_stat(M.path())
+  local stamp = stat and ('%d.%d:%d'):format(stat.mtime.sec, stat.mtime.nsec, stat.size) or 'none'
+  if stamp ~= earlier.stamp then
+    local servers, problem = M.read_file()
+    earlier = { stamp = stamp, servers = servers, problem = problem }
+  end
+  return earlier.servers, earlier.problem
+end
+
 --- This session's numbers and, with stats.persist, the totals with earlier sessions.
 ---@return table { session = {server = summary}, total = {server = summary}|nil }
 function M.get()
@@ -359,8 +376,12 @@ function M.get()
   end
   local config = require('llama_coder.config').current()
   if config.stats.persist then
-    local servers, problem = M.read_file()
-    if servers then
+    local read, problem = earlier_totals()
+    if read then
+      local servers = {} -- M.add copies: what was read stays as it was
+      for name, e in pairs(read) do
+        servers[name] = e
+      end
       for name, e in pairs(M.session) do
         servers[name] = M.add(servers[name] or M.empty(), e)
       end

@@ -466,8 +466,8 @@ end
 
 --- Redraw after a popup menu closed (or hide while one is open).
 function M.refresh()
-  if M.shown and M.sync() ~= 'changed' and M.shown then
-    draw(M.shown)
+  if M.sync() == 'unchanged' then -- 'through' has drawn it already
+    draw(M.shown --[[@as LlamaCoderShown]])
   end
 end
 
