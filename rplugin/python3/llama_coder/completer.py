@@ -40,6 +40,7 @@ class Completion:
     elapsed_ms: float = 0.0
     first_chunk_ms: float | None = None
     chunks: int = 0  # pieces of text the server streamed
+    prompt_key: tuple[Source, str, str] | None = None  # what a cache hit was found under
 
 
 def custom_templates(config: Config) -> dict[str, FimTemplate]:
@@ -147,7 +148,8 @@ class Completer:
                 self.cache.put(source, prompt.prefix, prompt.suffix, cached)
         if cached is not None:
             return Completion(cached, from_cache=True,
-                              elapsed_ms=(time.perf_counter() - started) * 1000)
+                              elapsed_ms=(time.perf_counter() - started) * 1000,
+                              prompt_key=(source, prompt.prefix, prompt.suffix))
         stopper = the_plan.stopper()
         stats = StreamStats()
         first_chunk_ms: float | None = None

@@ -295,7 +295,8 @@ class Controller:
             return False
         router.answered(name)
         self._answered = name
-        prefetched = completion.from_cache and self.prefetcher.fetched(completer, snapshot)
+        prefetched = (completion.prompt_key is not None
+                      and self.prefetcher.fetched(completion.prompt_key))
         self._deliver(request, completion, completer, prefetched)
         self._prefetch(completer, snapshot, request, completion.text, extra)
         return True

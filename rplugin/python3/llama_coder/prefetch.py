@@ -52,9 +52,10 @@ class Prefetcher:
         self._current = (cancel, task, key)
         self._fetched.append(key)
 
-    def fetched(self, completer: Completer, snapshot: Snapshot) -> bool:
-        """Was the answer for ``snapshot`` asked for by a prefetch (lately)?"""
-        return completer.prompt_key(snapshot) in self._fetched
+    def fetched(self, prompt_key: Hashable) -> bool:
+        """Was the answer for this prompt (Completer.prompt_key) asked for by a prefetch,
+        lately?"""
+        return prompt_key in self._fetched
 
     def cancel(self) -> None:
         if self._pending is not None:
