@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llama_coder.core.completion import plan
@@ -99,10 +99,17 @@ def test_early_holds_back_a_line_that_repeats_the_text_after_the_cursor() -> Non
 
 
 @settings(max_examples=300, deadline=None)
+# Two repeated lines are trimmed whatever their indentation, one only at the same: the
+# first of them must wait.
+@example(lines=["y = x", "        pass", "        pass"], after=["    pass", "    pass"])
+# ... and once those go, the line before them may be a repeat too.
+@example(lines=["", "    pass", "        pass", "return 3"], after=["    pass", "return 3"])
 @given(st.lists(st.sampled_from(["y = x", "    return y", "if x:", "        pass", "",
-                                 "z = (1,", "     2)", "return 3", "\tq = 1", "x)"]),
+                                 "z = (1,", "     2)", "return 3", "\tq = 1", "x)", "    pass",
+                                 "pa"]),
                 min_size=1, max_size=6),
-       st.lists(st.sampled_from(["    return y", "", "print(f(1))", "    pass"]), max_size=3))
+       st.lists(st.sampled_from(["    return y", "", "print(f(1))", "    pass", "        pass",
+                                 "return 3"]), max_size=3))
 def test_every_line_shown_early_stays_in_the_final_text(lines: list[str],
                                                          after: list[str]) -> None:
     """What the ghost shows while streaming is never taken back by the final text."""

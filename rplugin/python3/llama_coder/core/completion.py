@@ -16,7 +16,12 @@ from llama_coder.core.context_ring import as_comments
 from llama_coder.core.fim import FimTemplate
 from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
 from llama_coder.core.place import one_line
-from llama_coder.core.postprocess import Indentation, postprocess, read_indentation
+from llama_coder.core.postprocess import (
+    Indentation,
+    possible_repeat_start,
+    postprocess,
+    read_indentation,
+)
 from llama_coder.core.prompt import Prompt, Snapshot, build_prompt
 from llama_coder.core.stopper import Stopper, open_brackets_on_line
 
@@ -123,7 +128,17 @@ class Plan:
             # the multi-line rules leave it.
             complete += "\n"
         shown = self.finish(complete, expandtab, tabstop)
-        return shown.rstrip("\n") if shown else None
+        if not shown:
+            return None
+        # Lines that more lines could still make a repeat of the text after the
+        # cursor wait (a repeat of one line counts only at the same indentation, of
+        # two whatever the indentation), again before them: a doubled repeat goes too.
+        while shown:
+            held = shown[: possible_repeat_start(shown, self.prompt.suffix)].rstrip("\n")
+            if held == shown:
+                break
+            shown = held
+        return shown or None
 
     @functools.cached_property
     def indentation(self) -> Indentation:

@@ -336,6 +336,24 @@ def _trim_once(text: str, style: IndentStyle, line_before: str, line_after: str,
     return text
 
 
+def possible_repeat_start(text: str, suffix: str) -> int:
+    """Where the longest tail of ``text``'s lines begins that may yet turn out to
+    repeat the start of ``suffix`` once more text comes (the same lines whatever
+    their indentation, the last one possibly the start of its line): an offset into
+    ``text``, or its length. A superset of what :func:`trim_repeated_lines` trims."""
+    following = [line.strip() for line in suffix.split("\n") if line.strip()]
+    lines = text.split("\n")
+    start = 0
+    for j, line in enumerate(lines):
+        bodies = [b for b in (x.strip() for x in lines[j:]) if b]
+        n = len(bodies)
+        if 0 < n <= len(following) and bodies[:-1] == following[: n - 1] \
+                and following[n - 1].startswith(bodies[-1]):
+            return start
+        start += len(line) + 1
+    return len(text)
+
+
 def trim_repeated_lines(text: str, style: IndentStyle, line_before: str, line_after: str,
                         suffix: str) -> str:
     """Trim the tail of ``text`` that repeats the start of ``suffix`` (the text after
