@@ -61,6 +61,7 @@ return {
   { key = "ui.hide_during_completion", kind = "boolean", default = true, lua = true },
   { key = "ui.show_info", kind = "boolean", default = false, lua = true },
   { key = "ui.line_by_line", kind = "boolean", default = true },
+  { key = "ui.rest_after", kind = "integer", default = 250, min = 0, max = 5000 },
   { key = "ui.show_while_streaming", kind = "boolean", default = false },
   { key = "stats.persist", kind = "boolean", default = true, lua = true },
   { key = "python", kind = "string", default = "", lua = true },

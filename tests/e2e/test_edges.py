@@ -213,6 +213,31 @@ def test_the_first_line_shows_before_the_rest_has_streamed_in(
             assert later.startswith(earlier), (earlier, later)
 
 
+def test_the_rest_of_a_block_is_asked_for_only_if_the_first_line_stays(
+        editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
+    """ui.rest_after: a block's first line comes from a request cut once it is in; the
+    rest from a second request that goes on from it, once the line has stayed on screen
+    for ui.rest_after ms. Typing on before then costs the server nothing more."""
+    with OllamaFake(tokens=["y = x\n", "    return y"], delay=0.05) as fake:
+        ed = editor_factory({"backend": "ollama", "endpoint": fake.url, "delay": 20,
+                             "prefetch": False, "ui": {"rest_after": 2000}})
+        ed.edit(tmp_path / "a.py", "def f(x):\n")
+        ed.type("Go    ")
+        ed.wait(lambda: ed.suggestion() == "y = x", message="the first line")
+        ed.type("q")  # not what the line says: the suggestion goes, and its rest
+        ed.wait(lambda: len(fake.completions()) == 2, message="the request for 'q'")
+        ed.type("<Esc>")
+        assert not any(r.body["prompt"].endswith("y = x\n") for r in fake.completions())
+        # Staying on a first line: the rest comes, and accepting takes the whole.
+        ed.nvim.command("normal! Go")
+        ed.type("<Esc>S    ")
+        ed.wait(lambda: ed.suggestion() == "y = x\n    return y", timeout=10,
+                message="the rest after the first line stayed")
+        assert fake.completions()[-1].body["prompt"].endswith("y = x\n")
+        ed.type("<Tab>")
+        ed.wait(lambda: ed.lines()[-2:] == ["    y = x", "    return y"], message="accepted")
+
+
 def test_accepting_while_it_grows_takes_what_is_shown_and_stops_the_rest(
         editor_factory: Callable[..., Editor], tmp_path: Path) -> None:
     with OllamaFake(tokens=["y = x\n", "    return y"]) as fake:

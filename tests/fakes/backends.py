@@ -91,6 +91,20 @@ class ProtocolFake(FakeHttpServer):
             pieces.append(Piece(final, self.delay + (0.0 if pieces else self.first_delay)))
         return pieces
 
+    def remaining(self, request: Recorded) -> list[str]:
+        """The tokens still to come for this request: like a model, the fake goes on
+        from its own answer's start when the prompt ends with it (a continuation,
+        see Request.continuation; only a start with a whole line counts, so a prompt
+        that merely ends like the first token is not taken for one)."""
+        body = request.body if isinstance(request.body, dict) else {}
+        prompt = body.get("prompt")
+        if isinstance(prompt, str):
+            for i in range(len(self.tokens), 0, -1):
+                start = "".join(self.tokens[:i])
+                if "\n" in start and prompt.endswith(start):
+                    return self.tokens[i:]
+        return self.tokens
+
     def bad_body(self, message: str) -> Reply:
         """What the server answers to a body it cannot parse."""
         return Reply.json({"error": message}, 400)
@@ -247,10 +261,11 @@ class OllamaFake(ProtocolFake):
             return json.dumps({"model": model, "created_at": "now", "response": token,
                                "done": False}).encode() + b"\n"
 
+        tokens = self.remaining(request)
         final = json.dumps({"model": model, "response": "", "done": True,
                             "done_reason": "stop", "prompt_eval_count": 10,
-                            "eval_count": len(self.tokens)}).encode() + b"\n"
-        return Reply(200, "application/x-ndjson", self.token_pieces(frame, final))
+                            "eval_count": len(tokens)}).encode() + b"\n"
+        return Reply(200, "application/x-ndjson", self.token_pieces(frame, final, tokens))
 
 
 class OpenAIFake(ProtocolFake):
@@ -300,7 +315,8 @@ class OpenAIFake(ProtocolFake):
                      "model": body["model"],
                      "choices": [{"text": "", "index": 0, "logprobs": None,
                                   "finish_reason": "stop"}]}) + b"data: [DONE]\n\n"
-        return Reply(200, "text/event-stream", self.token_pieces(frame, final))
+        return Reply(200, "text/event-stream", self.token_pieces(frame, final,
+                                                                self.remaining(request)))
 
 
 class LlamaCppFake(ProtocolFake):
@@ -342,7 +358,7 @@ class LlamaCppFake(ProtocolFake):
     def _stream(self, request: Recorded) -> Reply:
         started = time.monotonic()
         # n_predict 0 (a warm-up): the prompt is evaluated, nothing generated.
-        tokens = [] if self.tokens_asked(request.body or {}) == 0 else self.tokens
+        tokens = [] if self.tokens_asked(request.body or {}) == 0 else self.remaining(request)
 
         def frame(token: str, i: int) -> bytes:
             return sse({"index": 0, "content": token, "tokens": [i], "stop": False,

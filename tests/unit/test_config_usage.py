@@ -52,7 +52,8 @@ async def test_every_engine_key_is_read_by_the_engine(tmp_path: Path) -> None:
     completer = controller.completer
     assert completer is not None
     try:
-        completer.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
+        block = completer.plan(Snapshot(["def f(", ")"], 0, 0, 6, "a.py", "python"))
+        completer._staged(block, lambda lines: None, 0)
         completer.plan(Snapshot(NOTEBOOK, 0, 6, 4, "nb.py", "python", [["out"]]))
         completer.source()
         request = CompletionRequest(1, 1, 1, 0, 0, 0, [""])

@@ -22,11 +22,12 @@ import httpx
 from llama_coder.backends.base import Backend, ModelCheck, StreamStats
 from llama_coder.backends.registry import create_backend
 from llama_coder.core.cache import Source, SuggestionCache
-from llama_coder.core.completion import Plan, plan
+from llama_coder.core.completion import Plan, Request, plan
 from llama_coder.core.config import Config
 from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
 from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
+from llama_coder.core.stopper import Stopper
 from llama_coder.disk_cache import BackgroundDiskCache, default_dir, disk_key
 
 REPO = Path.cwd().name  # the project, as repo-level prompts name it (Neovim's directory)
@@ -41,6 +42,30 @@ class Completion:
     first_chunk_ms: float | None = None
     chunks: int = 0  # pieces of text the server streamed
     prompt_key: tuple[Source, str, str] | None = None  # what a cache hit was found under
+
+
+@dataclass
+class _Run:
+    """One suggestion's stream so far, over one or two requests."""
+
+    started: float  # perf_counter() when the suggestion was asked for
+    first_chunk_at: float = 0.0
+    first_chunk_ms: float | None = None
+    chunks: int = 0
+    raw: str = ""  # the model's text as it streamed in
+    shown: str = ""  # what on_lines was given last
+
+
+async def _set_within(event: asyncio.Event | None, seconds: float) -> bool:
+    """Wait up to ``seconds``; True if ``event`` was set by then."""
+    if event is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except asyncio.TimeoutError:  # not yet the builtin TimeoutError in 3.10
+        return False
+    return True
 
 
 def custom_templates(config: Config) -> dict[str, FimTemplate]:
@@ -151,25 +176,28 @@ class Completer:
                               elapsed_ms=(time.perf_counter() - started) * 1000,
                               prompt_key=(source, prompt.prefix, prompt.suffix))
         stopper = the_plan.stopper()
+        run = _Run(started)
+        request = the_plan.request
+        staged = self._staged(the_plan, on_lines, variant)
         stats = StreamStats()
-        first_chunk_ms: float | None = None
-        count = 0
-        shown = ""  # what on_lines was given last
-        async with aclosing(self.backend.stream(the_plan.request, cancel, stats)) as chunks:
-            async for chunk in chunks:
-                count += 1
-                if first_chunk_ms is None:
-                    first_chunk_ms = (time.perf_counter() - started) * 1000
-                done = stopper.feed(chunk)
-                if on_text is not None:
-                    on_text(stopper.text)
-                if on_lines is not None and not done and "\n" in chunk:
-                    early = the_plan.early(stopper.text, expandtab, tabstop)
-                    if early and len(early) > len(shown) and early.startswith(shown):
-                        shown = early
-                        on_lines(early)
-                if done:
-                    break
+        cut = await self._stream(request, the_plan, stopper, run, stats, cancel, on_text,
+                                 on_lines, expandtab, tabstop, cut_after_first_line=staged)
+        if cut:
+            # The first line is on screen; the rest only for a user still there.
+            if await _set_within(cancel, self.config.ui.rest_after / 1000):
+                return Completion(None, stats=stats)
+            before = run.chunks
+            rest = dataclasses.replace(
+                request, continuation=run.raw,
+                max_tokens=max(1, request.max_tokens - before),
+                generated_ms=(time.perf_counter() - run.first_chunk_at) * 1000)
+            rest_stats = StreamStats()
+            await self._stream(rest, the_plan, stopper, run, rest_stats, cancel, on_text,
+                               on_lines, expandtab, tabstop)
+            if rest_stats.predicted_tokens is None:
+                rest_stats.predicted_tokens = run.chunks - before
+            stats = stats.then(rest_stats, before)
+        first_chunk_ms, count = run.first_chunk_ms, run.chunks
         if cancel is not None and cancel.is_set():
             return Completion(None, stats=stats)
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
@@ -179,6 +207,44 @@ class Completer:
                 self.disk.put(on_disk, text)
         return Completion(text, stats=stats, first_chunk_ms=first_chunk_ms,
                           elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
+
+    def _staged(self, the_plan: Plan, on_lines: Callable[[str], None] | None,
+                variant: int) -> bool:
+        """Ask for a block in two requests (its first line, then the rest after
+        ui.rest_after ms)? Only where lines are shown as they come, the place calls for
+        a block, and the server's prompt cache makes the second request cost only its
+        new tokens."""
+        return (on_lines is not None and not variant and not the_plan.one_line
+                and self.config.ui.rest_after > 0
+                and self.backend.can_continue(the_plan.request))
+
+    async def _stream(self, request: Request, the_plan: Plan, stopper: Stopper, run: _Run,
+                      stats: StreamStats, cancel: asyncio.Event | None,
+                      on_text: Callable[[str], None] | None,
+                      on_lines: Callable[[str], None] | None, expandtab: bool, tabstop: int,
+                      cut_after_first_line: bool = False) -> bool:
+        """Feed one request's stream to ``stopper``; True when it was cut (its connection
+        closed, so the server stops) once the first line with text was shown."""
+        async with aclosing(self.backend.stream(request, cancel, stats)) as chunks:
+            async for chunk in chunks:
+                run.chunks += 1
+                run.raw += chunk
+                if run.first_chunk_ms is None:
+                    run.first_chunk_at = time.perf_counter()
+                    run.first_chunk_ms = (run.first_chunk_at - run.started) * 1000
+                done = stopper.feed(chunk)
+                if on_text is not None:
+                    on_text(stopper.text)
+                if on_lines is not None and not done and "\n" in chunk:
+                    early = the_plan.early(stopper.text, expandtab, tabstop)
+                    if early and len(early) > len(run.shown) and early.startswith(run.shown):
+                        run.shown = early
+                        on_lines(early)
+                        if cut_after_first_line:
+                            return True
+                if done:
+                    break
+        return False
 
     async def warm(self, snapshot: Snapshot, cancel: asyncio.Event | None = None,
                    extra: Sequence[tuple[str, str]] = ()) -> None:

@@ -54,6 +54,28 @@ class StreamStats:
     route: str = ""  # which endpoint answered (for example "/infill")
     stop_reason: str = ""
 
+    def then(self, rest: StreamStats, tokens_before: int) -> StreamStats:
+        """One suggestion's stats from its two requests: this one, cut short after
+        ``tokens_before`` tokens, and ``rest``, which went on from there. The prompt
+        and its share from the cache are the first request's where the server told
+        them (the second one's prompt is the first's, from the cache); the work is
+        both requests'."""
+
+        def both(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else a + b
+
+        evaluated = both(self.prompt_tokens, rest.prompt_tokens)
+        return StreamStats(
+            prompt_tokens=None if evaluated is None else int(evaluated),
+            cached_tokens=rest.cached_tokens if self.cached_tokens is None
+            else self.cached_tokens,
+            predicted_tokens=tokens_before + (rest.predicted_tokens or 0),
+            prompt_ms=both(self.prompt_ms, rest.prompt_ms),
+            predicted_ms=both(self.predicted_ms, rest.predicted_ms),
+            route=rest.route or self.route,
+            stop_reason=rest.stop_reason,
+        )
+
 
 @dataclass(frozen=True)
 class PullProgress:
@@ -219,6 +241,15 @@ class Backend(abc.ABC):
     def fim_side(self, allow_server_fim: bool) -> str:
         """Who builds the FIM prompt for a request (shown by :LlamaCoderStatus)."""
         return "client"
+
+    def can_continue(self, request: Request) -> bool:
+        """May a stream cut short after its first line be taken up by a second request
+        (``Request.continuation``) that costs the server only the new tokens? Yes when
+        the prompt is built on our side: the text so far goes after it, and the
+        server's prompt cache holds all of it. Not when the server builds the FIM
+        prompt: the text so far would go into its prefix, before the suffix, which
+        the server would then evaluate again."""
+        return True
 
     async def aclose(self) -> None:
         await self.http.aclose()

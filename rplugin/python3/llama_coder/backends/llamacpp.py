@@ -21,6 +21,9 @@ from llama_coder.core.completion import Request
 from llama_coder.core.errors import BadRequest, ServerError, Unsupported
 from llama_coder.core.fim import normalise_model_name
 
+# The least time a continuation gets to generate (see Request.generated_ms).
+MIN_PREDICT_MS = 100
+
 
 def _aliases(data: object) -> tuple[str, ...]:
     items = data.get("data") if isinstance(data, dict) else None
@@ -60,6 +63,10 @@ class LlamaCppBackend(Backend):
 
     def fim_side(self, allow_server_fim: bool) -> str:
         return "server (llama.cpp /infill)" if self._uses_infill(allow_server_fim) else "client"
+
+    def can_continue(self, request: Request) -> bool:
+        # /infill puts `prompt` after the prefix, before the suffix: not a cheap continuation.
+        return not self._uses_infill(request.allow_server_fim)
 
     async def health(self) -> tuple[bool, str]:
         status, _ = await self.http.get_status("/health")
@@ -101,7 +108,12 @@ class LlamaCppBackend(Backend):
             "temperature": request.temperature,
             "stream": True,
             "cache_prompt": True,
-            "t_max_predict_ms": self.settings.t_max_predict_ms,
+            # Counted from the suggestion's first token, in an earlier request too.
+            "t_max_predict_ms": max(MIN_PREDICT_MS, round(
+                self.settings.t_max_predict_ms - request.generated_ms)),
+            # Prompt timings in every event, not only the last: a stream cut short
+            # after its first line still reports what its prompt cost.
+            "timings_per_token": True,
         }
         if request.stop:
             body["stop"] = list(request.stop)
@@ -152,18 +164,19 @@ class LlamaCppBackend(Backend):
     def read_event(self, obj: dict[str, Any], stats: StreamStats) -> Event:
         text = obj.get("content")
         final = obj.get("stop") is True
+        _fill_timings(stats, obj)
         if final:
-            _fill_stats(stats, obj)
+            predicted = obj.get("tokens_predicted")
+            stats.predicted_tokens = predicted if isinstance(predicted, int) else None
+            stats.stop_reason = str(obj.get("stop_type", ""))
         return Event(text if isinstance(text, str) else "", final)
 
 
-def _fill_stats(stats: StreamStats, obj: dict[str, Any]) -> None:
+def _fill_timings(stats: StreamStats, obj: dict[str, Any]) -> None:
+    """The final event's timings; with ``timings_per_token``, every event's."""
     timings = obj.get("timings")
     if isinstance(timings, dict):
         stats.prompt_tokens = timings.get("prompt_n")
         stats.cached_tokens = timings.get("cache_n")
         stats.prompt_ms = timings.get("prompt_ms")
         stats.predicted_ms = timings.get("predicted_ms")
-    predicted = obj.get("tokens_predicted")
-    stats.predicted_tokens = predicted if isinstance(predicted, int) else None
-    stats.stop_reason = str(obj.get("stop_type", ""))

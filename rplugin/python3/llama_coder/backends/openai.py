@@ -65,6 +65,9 @@ class OpenAIBackend(Backend):
     def fim_side(self, allow_server_fim: bool) -> str:
         return "server (suffix)" if self._sends_suffix() else "client"
 
+    def can_continue(self, request: Request) -> bool:
+        return not self._sends_suffix()
+
     def server_stop(self, request: Request) -> list[str]:
         """The stop strings the server takes; the stopper applies all of them anyway."""
         limit = self.capabilities.max_stop

@@ -53,13 +53,20 @@ class Request:
     path: str = ""  # the file's path, for repo-level prompts
     repo: str = ""  # the project's name, for repo-level prompts
     seed: int | None = None  # set for alternatives: another sample of the same prompt
+    # The rest of a suggestion whose start streamed in from an earlier request: the
+    # model's text so far, put after the prompt (see Backend.can_continue).
+    continuation: str = ""
+    generated_ms: float = 0.0  # how long the suggestion has been generating before this
 
     def client_prompt(self) -> str:
         """The FIM prompt built on our side. Other files' chunks go in the model's
-        repo-level format where it has one, else as comments before the prefix."""
+        repo-level format where it has one, else as comments before the prefix. A
+        continuation goes after it as the model wrote it: the server's prompt cache
+        then holds all of the new prompt but what the model had not yet generated."""
         if self.extra_context and self.template.repo_format:
-            return repo_prompt(self)
-        return self.template.render(self.context_comment + self.prefix, self.suffix)
+            return repo_prompt(self) + self.continuation
+        return (self.template.render(self.context_comment + self.prefix, self.suffix)
+                + self.continuation)
 
     def prefix_with_context(self) -> str:
         """The prefix for servers that build the FIM prompt from prefix and suffix."""

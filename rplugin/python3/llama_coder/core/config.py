@@ -208,6 +208,12 @@ SCHEMA: tuple[Option, ...] = (
     Option("ui.line_by_line", "boolean", True, "Show a suggestion's first line as soon as it "
            "has streamed in and passed the checks, then each further line, instead of once "
            "complete (a line once shown stays; accepting takes what is shown)."),
+    Option("ui.rest_after", "integer", 250, "With ui.line_by_line: milliseconds a block "
+           "suggestion's first line stays on screen before the rest of the block is asked "
+           "for (typing on in the meantime costs the server no more tokens); 0 asks for the "
+           "whole block at once. Where the server builds the FIM prompt itself (llama.cpp "
+           "/infill, openai.send_suffix) the whole block is always asked for at once.",
+           minimum=0, maximum=5000),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
            "in, piece by piece, even before a line is complete (goes further than "
            "ui.line_by_line; the end may still be cut by post-processing)."),
@@ -283,6 +289,7 @@ class TlsConfig:
 @dataclass(frozen=True)
 class UiConfig:
     line_by_line: bool
+    rest_after: int
     show_while_streaming: bool
 
 
