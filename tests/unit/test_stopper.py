@@ -5,7 +5,13 @@ from hypothesis import strategies as st
 
 from llama_coder.core.languages import detect_language
 from llama_coder.core.lexer import Lexer, Syntax
-from llama_coder.core.stopper import Stopper, open_brackets_on_line
+from llama_coder.core.stopper import (
+    LOOP_CHARS,
+    LOOP_UNIT,
+    LineLoop,
+    Stopper,
+    open_brackets_on_line,
+)
 
 PY = Syntax.of(detect_language("python", ""))
 QWEN_STOP = ("<|endoftext|>", "<|fim_prefix|>", "<|file_sep|>")
@@ -148,3 +154,116 @@ def test_dedent_below_the_cursor_line_ends_the_suggestion() -> None:
 def test_dedent_inside_open_brackets_does_not_stop() -> None:
     stopper = Stopper(16, (), Lexer(PY), min_indent=4)
     assert feed_all(stopper, ["f(\n1)\n    z"]) == "f(\n1)\n    z"
+
+
+# --- a line that falls into a loop -------------------------------------------------------
+
+# What SmolLM2-135M streamed on llama-server: "-n" until max_tokens (256).
+LOOPING = ["x = parse(", '"', *["-n"] * 256]
+
+
+def test_a_looping_line_ends_early_and_the_loop_is_not_kept() -> None:
+    stopper = Stopper(16, QWEN_STOP, Lexer(PY))
+    fed = 0
+    for token in LOOPING:
+        fed += 1
+        if stopper.feed(token):
+            break
+    assert stopper.done and stopper.reason == "loop of '-n'"
+    assert fed < 64  # well before the 256 tokens the server would have generated
+    assert stopper.finish() == 'x = parse("'
+
+
+def test_a_suggestion_that_is_only_a_loop_is_empty() -> None:
+    text, s = run(["-n" * 300])
+    assert text == ""
+    assert s.done
+
+
+def test_a_loop_of_one_character_ends_too() -> None:
+    text, s = run(["    x = 1  # " + "~" * 300])
+    assert text == "    x = 1  #"
+    assert s.reason == "loop of '~'"
+
+
+def test_a_multi_line_suggestion_keeps_the_lines_before_the_loop() -> None:
+    text, s = run(["def f(x):\n", "    y = x * 2\n", "    return ", "y0" * 200, "\nmore"])
+    assert text == "def f(x):\n    y = x * 2\n    return"
+    assert s.reason == "loop of 'y0'"
+
+
+LEGIT_LINES = [
+    "# " + "=" * 77,  # a separator comment, 79 wide
+    "# " + "=" * 98,  # ... 100 wide
+    "-- " + "-" * 76,
+    "// " + "/" * 76,
+    "    # " + "- " * 36 + "-",  # a spaced separator
+    "#" + "-=" * 39,
+    "table = [0, 0, 0, 0]",
+    "row = [" + ", ".join(["0"] * 30) + "]",  # a data row as wide as a line gets
+    "masks = (" + ", ".join(["255U"] * 16) + ")",
+    "print('ab' * 3)",
+    'text = "a\\n\\n\\n\\n\\n\\nb"',
+    'data = b"' + "\\x00" * 20 + '"',
+    "\t\t\t\t" + " " * 120 + "x = 1",  # indentation is never a loop
+    "keys = ':map <C-U> " + "<C-Y>" * 16 + "'",
+]
+
+
+def test_lines_of_real_code_with_repeats_are_kept_whole() -> None:
+    for line in LEGIT_LINES:
+        text, s = run([line + "\n", "y = 2"])
+        assert text == line + "\ny = 2", line
+        assert not s.done
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab-n =\n(", max_size=40), st.sampled_from(["-n", "=", "ab ", "(0, "]),
+       st.integers(0, 300), st.lists(st.integers(1, 12), max_size=40))
+def test_any_chunking_of_a_loop_gives_the_same_result(
+    head: str, unit: str, times: int, steps: list[int]
+) -> None:
+    text = head + unit * times + "\nnext"
+    pieces, i = [], 0
+    for step in steps:
+        pieces.append(text[i : i + step])
+        i += step
+    pieces.append(text[i:])
+    whole, a = run([text], stop=QWEN_STOP)
+    chars, b = run(list(text), stop=QWEN_STOP)
+    split, c = run(pieces, stop=QWEN_STOP)
+    assert whole == chars == split
+    assert a.done == b.done == c.done
+    assert a.reason == b.reason == c.reason
+
+
+def looping_run(line: str) -> int:
+    """The loop the end of ``line`` is in, by the definition, read afresh: the longest
+    end of the line with period n (1 <= n <= LOOP_UNIT) whose unit is not whitespace
+    nor a shorter unit repeated, when it reaches LOOP_CHARS; else 0."""
+    for n in range(1, LOOP_UNIT + 1):
+        unit = line[-n:]
+        if len(line) < n or unit.isspace() or any(unit == unit[:d] * (n // d)
+                                                 for d in range(1, n) if n % d == 0):
+            continue
+        start = len(line) - n
+        while start > 0 and line[start - 1] == line[start - 1 + n]:
+            start -= 1
+        if len(line) - start >= LOOP_CHARS:
+            return len(line) - start
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="ab -\t", min_size=1, max_size=8),
+                          st.integers(1, 60)), max_size=6))
+def test_line_loop_finds_what_the_definition_says(parts: list[tuple[str, int]]) -> None:
+    line = "".join(unit * times for unit, times in parts)
+    watch = LineLoop()
+    for end in range(1, len(line) + 1):
+        found = watch.feed(line[end - 1])
+        want = looping_run(line[:end])
+        assert (found[0] if found else 0) == want
+        if found:
+            assert line[:end].endswith(found[1])
+            break

@@ -14,6 +14,9 @@ Llama Coder's block stack, improved:
   the block the user is writing in (Python's next ``def``, YAML's parent key).
 * Stop strings are matched across chunk boundaries; characters that might begin a
   stop string are held back until they are known not to, so none ever leak.
+* A line that falls into a loop ends the suggestion where the loop began, and the
+  loop is not kept: a unit of 1 to 8 characters, not only whitespace, repeated far
+  past what a real line holds (``LOOP_CHARS``), like a small model's ``-n-n-n``.
 
 Every decision depends only on the characters seen, never on how they were split
 into chunks.
@@ -31,6 +34,61 @@ CLOSERS = {v: k for k, v in OPENERS.items()}
 # End-of-text markers a server may spell out at the very end of a stream.
 END_MARKERS = ("<EOT>", "<|endoftext|>", "</s>", "<|im_end|>", "<eos>", "<|eot_id|>",
                "<｜end▁of▁sentence｜>", "<|end|>")
+
+# A line has fallen into a loop once its end is one unit of 1 to LOOP_UNIT characters
+# (not only whitespace) repeated over at least LOOP_CHARS characters. Real lines hold
+# shorter runs: in the Python standard library with site-packages and Neovim's runtime,
+# outside tests, the longest is 98 characters of one ("# ====", "# ----"), 95 of a
+# longer unit (a C table's "255U, 255U, ..."); only a few rows of one generated table of
+# zeros go past. ``-n-n-n`` (a token per unit) then ends after 50 tokens, not 256.
+LOOP_UNIT = 8
+LOOP_CHARS = 100
+
+
+class LineLoop:
+    """Watches the current line, one character at a time, for a loop at its end."""
+
+    def __init__(self) -> None:
+        self._line: list[str] = []
+        # Per unit length n (index n - 1): how many characters at the line's end equal
+        # the one n before them. Empty until the line is long enough to hold a loop.
+        self._matches: list[int] = []
+
+    def feed(self, ch: str) -> tuple[int, str] | None:
+        """Advance over ``ch``. Returns None, or once the line ends in a loop, the
+        loop's length in characters and its unit."""
+        line = self._line
+        if ch == "\n":
+            line.clear()
+            self._matches = []
+            return None
+        line.append(ch)
+        end = len(line)
+        if end < LOOP_CHARS:
+            return None
+        matches = self._matches
+        if matches:
+            for i in range(LOOP_UNIT):
+                matches[i] = matches[i] + 1 if line[end - 2 - i] == ch else 0
+        else:
+            matches.extend(_matches_at_end(line, n) for n in range(1, LOOP_UNIT + 1))
+        for n, matched in enumerate(matches, 1):
+            if matched + n >= LOOP_CHARS:
+                unit = "".join(line[-n:])
+                # A unit that repeats a shorter one is that one's loop: "==" is "=".
+                if not unit.isspace() and (unit + unit).find(unit, 1) == n:
+                    return matched + n, unit
+        return None
+
+
+def _matches_at_end(line: list[str], n: int) -> int:
+    """How many characters at the end of ``line`` equal the one ``n`` before them."""
+    count = 0
+    for i in range(len(line) - 1, n - 1, -1):
+        if line[i] != line[i - n]:
+            break
+        count += 1
+    return count
 
 
 class BracketStack:
@@ -106,6 +164,7 @@ class Stopper:
         self.min_indent = min_indent
         self.tab_width = tab_width  # what a tab counts for against min_indent
         self._line_indent: int | None = None  # indentation of the current new line so far
+        self._loop = LineLoop()
         self.done = False
         self.reason = ""
         self._max_stop = max((len(s) for s in self.stop), default=0)
@@ -201,3 +260,8 @@ class Stopper:
             self._newlines += 1
             self._line_indent = 0
         self._kept.append(ch)
+        loop = self._loop.feed(ch)
+        if loop is not None:
+            length, unit = loop
+            del self._kept[-length:]  # the text ends where the loop began
+            self._stop(f"loop of {unit!r}")
