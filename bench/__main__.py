@@ -147,8 +147,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{fmt(w['tokens_generated'])} ({_runs(w['tokens_generated_range'])}, "
                     f"{len(w['rounds'])} sessions)",
                     f"<= {TOKENS_TARGET}", ok(w["tokens_generated"] <= TOKENS_TARGET)))
-        out.append(("4 ... requests (warm-ups included) / of which warm-ups / cancelled / "
-                    "tokens never shown",
+        out.append(("4 ... requests (warm-ups included) / of which warm-ups / cut or cancelled "
+                    "/ tokens not in a finished suggestion",
                     f"{fmt(w['requests'])} / {fmt(w['warmups'])} / {fmt(w['cancelled'])} / "
                     f"{fmt(w['tokens_never_shown'])}", "lower is better", "-"))
         out.append(("4 ... prompt tokens evaluated (of which warm-ups) / from the KV cache",

@@ -29,6 +29,7 @@ from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
 from llama_coder.core.stopper import Stopper
 from llama_coder.disk_cache import BackgroundDiskCache, default_dir, disk_key
+from llama_coder.log import LOGGER
 
 REPO = Path.cwd().name  # the project, as repo-level prompts name it (Neovim's directory)
 
@@ -49,7 +50,6 @@ class _Run:
     """One suggestion's stream so far, over one or two requests."""
 
     started: float  # perf_counter() when the suggestion was asked for
-    first_chunk_at: float = 0.0
     first_chunk_ms: float | None = None
     chunks: int = 0
     raw: str = ""  # the model's text as it streamed in
@@ -185,12 +185,14 @@ class Completer:
         if cut:
             # The first line is on screen; the rest only for a user still there.
             if await _set_within(cancel, self.config.ui.rest_after / 1000):
+                LOGGER.debug("first line only (%d chunks): typing went on", run.chunks)
                 return Completion(None, stats=stats)
+            LOGGER.debug("first line in (%d chunks); asking for the rest", run.chunks)
             before = run.chunks
             rest = dataclasses.replace(
                 request, continuation=run.raw,
                 max_tokens=max(1, request.max_tokens - before),
-                generated_ms=(time.perf_counter() - run.first_chunk_at) * 1000)
+                generated_ms=(time.perf_counter() - started) * 1000)
             rest_stats = StreamStats()
             await self._stream(rest, the_plan, stopper, run, rest_stats, cancel, on_text,
                                on_lines, expandtab, tabstop)
@@ -199,6 +201,7 @@ class Completer:
             stats = stats.then(rest_stats, before)
         first_chunk_ms, count = run.first_chunk_ms, run.chunks
         if cancel is not None and cancel.is_set():
+            LOGGER.debug("cancelled after %d chunks", run.chunks)
             return Completion(None, stats=stats)
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None and not variant:
@@ -230,8 +233,7 @@ class Completer:
                 run.chunks += 1
                 run.raw += chunk
                 if run.first_chunk_ms is None:
-                    run.first_chunk_at = time.perf_counter()
-                    run.first_chunk_ms = (run.first_chunk_at - run.started) * 1000
+                    run.first_chunk_ms = (time.perf_counter() - run.started) * 1000
                 done = stopper.feed(chunk)
                 if on_text is not None:
                     on_text(stopper.text)

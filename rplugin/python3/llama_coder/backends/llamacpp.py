@@ -108,7 +108,8 @@ class LlamaCppBackend(Backend):
             "temperature": request.temperature,
             "stream": True,
             "cache_prompt": True,
-            # Counted from the suggestion's first token, in an earlier request too.
+            # The rest of a block (Request.continuation) gets what is left of the
+            # block's budget, counted from when its first line was asked for.
             "t_max_predict_ms": max(MIN_PREDICT_MS, round(
                 self.settings.t_max_predict_ms - request.generated_ms)),
             # Prompt timings in every event, not only the last: a stream cut short
