@@ -523,8 +523,9 @@ def in_editor(samples: list[Sample]) -> dict[str, Any]:
                 fake.tokens = list(_chunks(sample.answer, random.Random(n)))
                 expandtab, tabstop = ed.lua("return {vim.bo.expandtab, vim.bo.tabstop}")
                 ed.lua("require('llama_coder').trigger()")
-                ghost = ed.wait(lambda: ed.suggestion(), timeout=10, message="ghost text") \
-                    if sample.shown is not None else None
+                # The suggestion streamed in whole (with ui.line_by_line its first line
+                # shows before the rest is asked for).
+                ghost = ed.wait_suggestion() if sample.shown is not None else None
                 completer = _engine_view(case, sample.answer, bool(expandtab), int(tabstop))
                 if ghost == completer:
                     same += 1

@@ -216,8 +216,18 @@ class TypingEditor:
         sent = Sent(time.monotonic())
         self.outcome.sent.append(sent)
         completion: Completion | None = None
+
+        def lines(text: str) -> None:
+            """ui.line_by_line (the default): the first line is on screen as it comes."""
+            if key_no == self.key_no and not cancel.is_set():
+                self.ghost = text
+                if not self.answered.is_set():
+                    self.failed = False
+                    self.shown_at = time.monotonic()
+                    self.answered.set()
+
         try:
-            completion = await self.completer.complete(snapshot, cancel)
+            completion = await self.completer.complete(snapshot, cancel, on_lines=lines)
         except LlamaCoderError as exc:
             sent.error = type(exc).__name__
         finally:
@@ -233,8 +243,9 @@ class TypingEditor:
             return
         self.ghost = completion.text if completion is not None else None
         self.failed = completion is None
-        self.shown_at = time.monotonic()
-        self.answered.set()
+        if not self.answered.is_set():  # else its first line was shown before
+            self.shown_at = time.monotonic()
+            self.answered.set()
 
 
 async def _session(url: str, scripts: Sequence[list[Key]], cancelling: bool
