@@ -212,7 +212,8 @@ SCHEMA: tuple[Option, ...] = (
            "suggestion's first line stays on screen before the rest of the block is asked "
            "for (typing on in the meantime costs the server no more tokens); 0 asks for the "
            "whole block at once. Where the server builds the FIM prompt itself (llama.cpp "
-           "/infill, openai.send_suffix) the whole block is always asked for at once.",
+           "/infill, openai.send_suffix), and with ui.show_while_streaming, the whole block "
+           "is always asked for at once.",
            minimum=0, maximum=5000),
     Option("ui.show_while_streaming", "boolean", False, "Draw the suggestion while it streams "
            "in, piece by piece, even before a line is complete (goes further than "
