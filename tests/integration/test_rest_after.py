@@ -62,18 +62,19 @@ def prompt_of(body: dict[str, Any]) -> str:
     return str(body["prompt"])
 
 
-async def learned(completer: Completer) -> None:
-    """llama-server: the first request finds out that /infill is not there (a model
-    without FIM tokens), and /completion with our prompt is used from then on."""
+async def learned(completer: Completer, fake: ProtocolFake) -> int:
+    """How many requests ``fake`` has seen once ``completer`` knows its server. (On
+    llama-server the first request finds out that /infill is not there, a model without
+    FIM tokens, and /completion with our prompt is used from then on.)"""
     await completer.complete(MID_LINE, asyncio.Event())
+    return len(fake.completions())
 
 
 async def test_the_rest_goes_on_from_the_first_line(
         server: tuple[str, ProtocolFake], make_completer: MakeCompleter) -> None:
     kind, fake = server
     completer = make_completer(kind, fake, ui={"rest_after": 30})
-    await learned(completer)
-    before = len(fake.completions())
+    before = await learned(completer, fake)
     fake.delay = 0.1  # the second line is not yet sent when the first is in
     lines: list[str] = []
     completion = await completer.complete(AT_BLOCK, asyncio.Event(), on_lines=lines.append)
@@ -92,8 +93,7 @@ async def test_typing_on_before_the_rest_costs_no_second_request(
         server: tuple[str, ProtocolFake], make_completer: MakeCompleter) -> None:
     kind, fake = server
     completer = make_completer(kind, fake, ui={"rest_after": 5000})
-    await learned(completer)
-    before = len(fake.completions())
+    before = await learned(completer, fake)
     cancel = asyncio.Event()
 
     def shown(text: str) -> None:
@@ -139,8 +139,7 @@ async def test_llama_server_time_budget_counts_the_first_request(
     with LlamaCppFake(tokens=list(BLOCK), fim=False) as fake:
         completer = make_completer("llamacpp", fake, ui={"rest_after": 200},
                                    llamacpp={"t_max_predict_ms": 1000}, max_tokens=64)
-        await learned(completer)
-        before = len(fake.completions())
+        before = await learned(completer, fake)
         await completer.complete(AT_BLOCK, asyncio.Event(), on_lines=lambda _: None)
         first, rest = (r.body for r in fake.completions()[before:])
         assert first["t_max_predict_ms"] == 1000 and first["n_predict"] == 64
