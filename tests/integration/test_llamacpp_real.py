@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,35 @@ async def test_cancel_mid_stream_stops_generation(plain_server: llama_server.Lla
     assert await until(lambda: bool(released()), 10), plain_server.log_text()[-1500:]
     # The slot was released long before n_predict tokens were generated.
     assert released()[-1] < n_predict
+
+
+async def test_a_cut_stream_goes_on_from_the_server_prompt_cache(
+        plain_server: llama_server.LlamaServer) -> None:
+    """ui.rest_after's two requests against the real server: the first, cut after its
+    first line, still reported its prompt (timings in every event); the second, our
+    prompt followed by the model's own text, is evaluated from the KV cache but for a
+    few tokens, and goes on from there."""
+    b = backend(plain_server)
+    prefix = "def mean(values):\n    total = 0\n    for v in values:\n"
+    first = request(prefix=prefix, max_tokens=60)
+    cut, cut_stats = "", StreamStats()
+    try:
+        async for chunk in b.stream(first, stats=cut_stats):
+            cut += chunk
+            if cut.strip() and "\n" in cut.lstrip("\n"):
+                break  # the first line with text is in: the request is cut
+        assert cut_stats.prompt_tokens is not None  # known before the stream's end
+        rest_stats = StreamStats()
+        rest = await collect(b, dataclasses.replace(first, continuation=cut, max_tokens=20),
+                             rest_stats)
+    finally:
+        await b.aclose()
+    assert rest_stats.cached_tokens is not None and rest_stats.prompt_tokens is not None
+    # All of the first prompt and nearly all of the text cut from it came from the cache.
+    assert rest_stats.cached_tokens >= (cut_stats.prompt_tokens or 0) + (
+        cut_stats.cached_tokens or 0)
+    assert rest_stats.prompt_tokens <= 4, rest_stats
+    assert rest_stats.predicted_tokens and not rest.startswith(cut)
 
 
 def test_model_file_is_real() -> None:
