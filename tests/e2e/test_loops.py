@@ -15,7 +15,7 @@ def test_a_looping_line_ends_the_suggestion_and_the_stream(
     ollama.delay = 0.01
     editor.edit(tmp_path / "a.py", "import re\n")
     editor.type("o")
-    assert editor.wait_suggestion() == 'total = 0\nlabel = "'
+    assert editor.wait_suggestion() == "total = 0"  # the looping line goes whole
     stream = ollama.completions()[-1]
     editor.wait(lambda: stream.disconnected_at is not None, message="the stream closed")
-    assert stream.pieces_sent < len(ollama.tokens)
+    assert stream.pieces_sent < 100  # of 256 "-n"

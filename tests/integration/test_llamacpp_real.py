@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import re
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -186,10 +187,11 @@ async def test_a_cut_stream_goes_on_from_the_server_prompt_cache(
     first = request(prefix=prefix, max_tokens=60)
     cut, cut_stats = "", StreamStats()
     try:
-        async for chunk in b.stream(first, stats=cut_stats):
-            cut += chunk
-            if cut.strip() and "\n" in cut.lstrip("\n"):
-                break  # the first line with text is in: the request is cut
+        async with aclosing(b.stream(first, stats=cut_stats)) as chunks:
+            async for chunk in chunks:
+                cut += chunk
+                if cut.strip() and "\n" in cut.lstrip("\n"):
+                    break  # the first line with text is in: the request is cut
         assert cut_stats.prompt_tokens is not None  # known before the stream's end
         rest_stats = StreamStats()
         rest = await collect(b, dataclasses.replace(first, continuation=cut, max_tokens=20),

@@ -4,6 +4,7 @@ from the model's own text, against each server's protocol fake."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from llama_coder.completer import Completer
 from llama_coder.core.config import parse_config
 from llama_coder.core.prompt import Snapshot
 from tests.fakes.backends import LlamaCppFake, OllamaFake, OpenAIFake, ProtocolFake
+from tests.fakes.server import Reply
 
 BLOCK = ["y = x\n", "    z = y\n", "    return z"]
 WHOLE = "y = x\n    z = y\n    return z"
@@ -89,6 +91,31 @@ async def test_the_rest_goes_on_from_the_first_line(
     assert completer.cache.get(*completer.prompt_key(AT_BLOCK)) == WHOLE
 
 
+async def test_the_rest_is_asked_for_once_the_first_line_stayed(
+        make_completer: MakeCompleter) -> None:
+    with OllamaFake(tokens=list(BLOCK), delay=0.05) as fake:
+        completer = make_completer("ollama", fake, ui={"rest_after": 300})
+        shown_at: list[float] = []
+        await completer.complete(AT_BLOCK, asyncio.Event(),
+                                 on_lines=lambda _: shown_at.append(time.monotonic()))
+        _, rest = fake.completions()
+        assert rest.received_at - shown_at[0] >= 0.3
+
+
+async def test_a_failed_rest_leaves_the_lines_on_screen_as_the_suggestion(
+        make_completer: MakeCompleter) -> None:
+    with OllamaFake(tokens=list(BLOCK), delay=0.05) as fake:
+        completer = make_completer("ollama", fake, ui={"rest_after": 10})
+
+        def shown(text: str) -> None:
+            fake.override("/api/generate", Reply.json({"error": "server busy"}, 503))
+
+        completion = await completer.complete(AT_BLOCK, asyncio.Event(), on_lines=shown)
+        assert completion.text == "y = x"  # what was shown, not taken back
+        assert len(fake.recorded("/api/generate")) == 2
+        assert completer.cache.get(*completer.prompt_key(AT_BLOCK)) is None  # not kept
+
+
 async def test_typing_on_before_the_rest_costs_no_second_request(
         server: tuple[str, ProtocolFake], make_completer: MakeCompleter) -> None:
     kind, fake = server
@@ -132,6 +159,15 @@ async def test_one_request_where_the_server_builds_the_prompt(
                                               on_lines=lambda _: None)
         assert completion.text == WHOLE
         assert len(fake.completions()) == 1
+
+
+async def test_no_time_limit_stays_no_time_limit(make_completer: MakeCompleter) -> None:
+    with LlamaCppFake(tokens=list(BLOCK), fim=False, delay=0.05) as fake:
+        completer = make_completer("llamacpp", fake, ui={"rest_after": 10},
+                                   llamacpp={"t_max_predict_ms": 0})
+        before = await learned(completer, fake)
+        await completer.complete(AT_BLOCK, asyncio.Event(), on_lines=lambda _: None)
+        assert [r.body["t_max_predict_ms"] for r in fake.completions()[before:]] == [0, 0]
 
 
 async def test_llama_server_time_budget_counts_the_first_request(

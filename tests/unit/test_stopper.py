@@ -171,7 +171,7 @@ def test_a_looping_line_ends_early_and_the_loop_is_not_kept() -> None:
             break
     assert stopper.done and stopper.reason == "loop of '-n'"
     assert fed < 64  # well before the 256 tokens the server would have generated
-    assert stopper.finish() == 'x = parse("'
+    assert stopper.finish() == ""  # the looping line goes whole
 
 
 def test_a_suggestion_that_is_only_a_loop_is_empty() -> None:
@@ -182,13 +182,13 @@ def test_a_suggestion_that_is_only_a_loop_is_empty() -> None:
 
 def test_a_loop_of_one_character_ends_too() -> None:
     text, s = run(["    x = 1  # " + "~" * 300])
-    assert text == "    x = 1  #"
+    assert text == ""
     assert s.reason == "loop of '~'"
 
 
 def test_a_multi_line_suggestion_keeps_the_lines_before_the_loop() -> None:
     text, s = run(["def f(x):\n", "    y = x * 2\n", "    return ", "y0" * 200, "\nmore"])
-    assert text == "def f(x):\n    y = x * 2\n    return"
+    assert text == "def f(x):\n    y = x * 2"  # "    return y0y0..." goes whole
     assert s.reason == "loop of 'y0'"
 
 

@@ -24,6 +24,7 @@ from llama_coder.backends.registry import create_backend
 from llama_coder.core.cache import Source, SuggestionCache
 from llama_coder.core.completion import Plan, Request, plan
 from llama_coder.core.config import Config
+from llama_coder.core.errors import LlamaCoderError
 from llama_coder.core.fim import FimTemplate, Resolution, custom_template, resolve_template
 from llama_coder.core.lexer import LexerMemo
 from llama_coder.core.prompt import Snapshot
@@ -50,10 +51,12 @@ class _Run:
     """One suggestion's stream so far, over one or two requests."""
 
     started: float  # perf_counter() when the suggestion was asked for
+    first_chunk_at: float = 0.0  # perf_counter() at its first chunk
     first_chunk_ms: float | None = None
     chunks: int = 0
     raw: str = ""  # the model's text as it streamed in
     shown: str = ""  # what on_lines was given last
+    failed: bool = False  # the request for the rest of a block failed
 
 
 async def _set_within(event: asyncio.Event | None, seconds: float) -> bool:
@@ -184,25 +187,18 @@ class Completer:
                                  on_lines, expandtab, tabstop, cut_after_first_line=staged)
         if cut:
             # The first line is on screen; the rest only for a user still there.
-            if await _set_within(cancel, self.config.ui.rest_after / 1000):
-                LOGGER.debug("first line only (%d chunks): typing went on", run.chunks)
+            rest = await self._rest(request, the_plan, stopper, run, stats, cancel, on_text,
+                                    on_lines, expandtab, tabstop)
+            if rest is None:
                 return Completion(None, stats=stats)
-            LOGGER.debug("first line in (%d chunks); asking for the rest", run.chunks)
-            before = run.chunks
-            rest = dataclasses.replace(
-                request, continuation=run.raw,
-                max_tokens=max(1, request.max_tokens - before),
-                generated_ms=(time.perf_counter() - started) * 1000)
-            rest_stats = StreamStats()
-            await self._stream(rest, the_plan, stopper, run, rest_stats, cancel, on_text,
-                               on_lines, expandtab, tabstop)
-            if rest_stats.predicted_tokens is None:
-                rest_stats.predicted_tokens = run.chunks - before
-            stats = stats.then(rest_stats, before)
+            stats = rest
         first_chunk_ms, count = run.first_chunk_ms, run.chunks
         if cancel is not None and cancel.is_set():
             LOGGER.debug("cancelled after %d chunks", run.chunks)
             return Completion(None, stats=stats)
+        if run.failed:  # the rest of a block failed: its lines on screen are the suggestion
+            return Completion(run.shown or None, stats=stats, first_chunk_ms=first_chunk_ms,
+                              elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
@@ -221,6 +217,42 @@ class Completer:
                 and self.config.ui.rest_after > 0
                 and self.backend.can_continue(the_plan.request))
 
+    async def _rest(self, request: Request, the_plan: Plan, stopper: Stopper, run: _Run,
+                    stats: StreamStats, cancel: asyncio.Event | None,
+                    on_text: Callable[[str], None] | None,
+                    on_lines: Callable[[str], None] | None, expandtab: bool, tabstop: int
+                    ) -> StreamStats | None:
+        """After a block's first line was shown and its request cut: wait ui.rest_after
+        ms, then ask for the rest, going on from the model's text so far. The stats of
+        both requests; None when typing went on during the wait."""
+        if stats.predicted_ms is None:  # the server reports it only at a stream's end
+            stats.predicted_ms = (time.perf_counter() - run.first_chunk_at) * 1000
+        if await _set_within(cancel, self.config.ui.rest_after / 1000):
+            LOGGER.debug("first line only (%d chunks): typing went on", run.chunks)
+            return None
+        before = run.chunks
+        if before >= request.max_tokens:
+            return stats  # max_tokens reached with the first line
+        LOGGER.debug("first line in (%d chunks); asking for the rest", before)
+        rest = dataclasses.replace(
+            request, continuation=run.raw, max_tokens=request.max_tokens - before,
+            generated_ms=(time.perf_counter() - run.first_chunk_at) * 1000)
+        rest_stats = StreamStats()
+        try:
+            await self._stream(rest, the_plan, stopper, run, rest_stats, cancel, on_text,
+                               on_lines, expandtab, tabstop)
+        except LlamaCoderError as exc:
+            if cancel is not None and cancel.is_set():
+                raise
+            # The lines on screen stay the suggestion; the next request meets the
+            # server's trouble and reports it.
+            LOGGER.info("the rest of a block failed (%s); keeping its first lines", exc)
+            run.failed = True
+            return stats
+        if rest_stats.predicted_tokens is None:
+            rest_stats.predicted_tokens = run.chunks - before
+        return stats.then(rest_stats, before)
+
     async def _stream(self, request: Request, the_plan: Plan, stopper: Stopper, run: _Run,
                       stats: StreamStats, cancel: asyncio.Event | None,
                       on_text: Callable[[str], None] | None,
@@ -233,7 +265,8 @@ class Completer:
                 run.chunks += 1
                 run.raw += chunk
                 if run.first_chunk_ms is None:
-                    run.first_chunk_ms = (time.perf_counter() - run.started) * 1000
+                    run.first_chunk_at = time.perf_counter()
+                    run.first_chunk_ms = (run.first_chunk_at - run.started) * 1000
                 done = stopper.feed(chunk)
                 if on_text is not None:
                     on_text(stopper.text)

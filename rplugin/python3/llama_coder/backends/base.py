@@ -56,10 +56,10 @@ class StreamStats:
 
     def then(self, rest: StreamStats, tokens_before: int) -> StreamStats:
         """One suggestion's stats from its two requests: this one, cut short after
-        ``tokens_before`` tokens, and ``rest``, which went on from there. The prompt
-        and its share from the cache are the first request's where the server told
-        them (the second one's prompt is the first's, from the cache); the work is
-        both requests'."""
+        ``tokens_before`` tokens, and ``rest``, which went on from there. Prompt tokens
+        evaluated, tokens generated and times are both requests'; the tokens from the
+        cache are the first's where the server told them (the second prompt is the
+        first's, from the cache, and would count it twice)."""
 
         def both(a: float | None, b: float | None) -> float | None:
             return b if a is None else a if b is None else a + b

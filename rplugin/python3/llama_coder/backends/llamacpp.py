@@ -108,10 +108,7 @@ class LlamaCppBackend(Backend):
             "temperature": request.temperature,
             "stream": True,
             "cache_prompt": True,
-            # The rest of a block (Request.continuation) gets what is left of the
-            # block's budget, counted from when its first line was asked for.
-            "t_max_predict_ms": max(MIN_PREDICT_MS, round(
-                self.settings.t_max_predict_ms - request.generated_ms)),
+            "t_max_predict_ms": self._time_budget(request),
             # Prompt timings in every event, not only the last: a stream cut short
             # after its first line still reports what its prompt cost.
             "timings_per_token": True,
@@ -123,6 +120,15 @@ class LlamaCppBackend(Backend):
         if request.seed is not None:
             body["seed"] = request.seed
         return body
+
+    def _time_budget(self, request: Request) -> int:
+        """t_max_predict_ms (0: no limit). The rest of a block (Request.continuation)
+        gets what is left of it, counted from the block's first token, as the server
+        counts it for one request."""
+        budget = self.settings.t_max_predict_ms
+        if budget > 0 and request.generated_ms > 0:
+            return max(MIN_PREDICT_MS, round(budget - request.generated_ms))
+        return budget
 
     def infill_body(self, request: Request) -> dict[str, Any]:
         body = self._common(request)

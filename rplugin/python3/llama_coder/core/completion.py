@@ -56,7 +56,7 @@ class Request:
     # The rest of a suggestion whose start streamed in from an earlier request: the
     # model's text so far, put after the prompt (see Backend.can_continue).
     continuation: str = ""
-    generated_ms: float = 0.0  # ms since the suggestion was first asked for, if before this
+    generated_ms: float = 0.0  # ms since the suggestion's first token, for its rest
 
     def client_prompt(self) -> str:
         """The FIM prompt built on our side. Other files' chunks go in the model's

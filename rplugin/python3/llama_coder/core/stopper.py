@@ -14,9 +14,9 @@ Llama Coder's block stack, improved:
   the block the user is writing in (Python's next ``def``, YAML's parent key).
 * Stop strings are matched across chunk boundaries; characters that might begin a
   stop string are held back until they are known not to, so none ever leak.
-* A line that falls into a loop ends the suggestion where the loop began, and the
-  loop is not kept: a unit of 1 to 8 characters, not only whitespace, repeated far
-  past what a real line holds (``LOOP_CHARS``), like a small model's ``-n-n-n``.
+* A line that falls into a loop ends the suggestion before that line, which is not
+  kept: a unit of 1 to 8 characters, not only whitespace, repeated far past what a
+  real line holds (``LOOP_CHARS``), like a small model's ``-n-n-n``.
 
 Every decision depends only on the characters seen, never on how they were split
 into chunks.
@@ -262,6 +262,10 @@ class Stopper:
         self._kept.append(ch)
         loop = self._loop.feed(ch)
         if loop is not None:
-            length, unit = loop
-            del self._kept[-length:]  # the text ends where the loop began
-            self._stop(f"loop of {unit!r}")
+            # The line goes whole: what came before the loop on it is rarely a line
+            # worth accepting (``x = parse("`` would leave a string open).
+            start = len(self._kept) - 1
+            while start >= 0 and self._kept[start] != "\n":
+                start -= 1
+            del self._kept[max(start, 0):]
+            self._stop(f"loop of {loop[1]!r}")
