@@ -401,7 +401,7 @@ class Controller:
             if router is None or cancel.is_set():
                 return
             name, completer = router.chain(request.filetype)[0]
-            if cancel.is_set() or not await self.models.ready(completer):
+            if not await self.models.ready(completer):
                 return
             snapshot = await snapshot_of(request, completer.config)
             extra = extra_context(self.ring, completer.config, request.path)

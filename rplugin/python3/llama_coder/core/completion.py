@@ -128,13 +128,7 @@ class Plan:
         end = text.rfind("\n")
         if end < 0:
             return None
-        complete = text[:end]
-        if "\n" not in complete:
-            # One line so far: the one-line rules (a tail repeating the rest of the
-            # cursor line) do not apply to a suggestion of several lines; show it as
-            # the multi-line rules leave it.
-            complete += "\n"
-        shown = self.finish(complete, expandtab, tabstop)
+        shown = self.finish(text[:end], expandtab, tabstop)
         if not shown:
             return None
         # Lines that more lines could still make a repeat of the text after the

@@ -75,8 +75,9 @@ class LineLoop:
         for n, matched in enumerate(matches, 1):
             if matched + n >= LOOP_CHARS:
                 unit = "".join(line[-n:])
-                # A unit that repeats a shorter one is that one's loop: "==" is "=".
-                if not unit.isspace() and (unit + unit).find(unit, 1) == n:
+                # A unit that repeats a shorter one ("==") never gets here: the shorter
+                # one's run is as long, and it is looked at first.
+                if not unit.isspace():
                     return matched + n, unit
         return None
 
