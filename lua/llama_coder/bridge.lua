@@ -28,12 +28,10 @@ function M.receive(kind, payload)
   if kind == 'result' then
     require('llama_coder.trigger').on_result(payload)
   elseif kind == 'status' then
-    require('llama_coder.status').set(payload.state, payload)
+    local status = require('llama_coder.status')
+    status.set(payload.state, payload)
     if payload.state == 'error' then
-      local info = payload.info or {}
-      -- the label results' stats use (info.backend may say 'auto: llamacpp')
-      local server = info.server or vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
-      require('llama_coder.stats').error(server, payload.detail or 'error')
+      require('llama_coder.stats').error(status.server(), payload.detail or 'error')
     elseif payload.state == 'missing' then
       require('llama_coder.model').on_missing()
     end

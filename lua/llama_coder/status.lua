@@ -97,6 +97,17 @@ function M.changed()
   vim.cmd('redrawstatus')
 end
 
+--- The server as results' stats name it (info.server), for counts made before a final
+--- result names it; info.backend may say 'auto: llamacpp'.
+---@return string
+function M.server()
+  local info = M.engine.info or {}
+  if type(info.server) == 'string' and info.server ~= '' then
+    return info.server
+  end
+  return vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
+end
+
 ---@param state string
 ---@param extra table|nil
 function M.set(state, extra)

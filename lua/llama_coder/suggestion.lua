@@ -248,8 +248,7 @@ local function server_of(payload)
   if type(named) == 'string' and named ~= '' then
     return named
   end
-  local info = status.engine.info or {}
-  return vim.trim(('%s %s'):format(info.backend or '', info.model or ''))
+  return status.server()
 end
 
 --- A result from the engine: drawn only if it still fits the window, buffer, cursor,

@@ -30,6 +30,16 @@ def test_an_endpoint_without_backend_is_found_said_once_and_completes(
         assert len(fake.recorded("/props")) == 1  # detected once
         status = "\n".join(ed.lua("return require('llama_coder').status_lines()"))
         assert "backend   auto: llamacpp" in status
+        # A block shown line by line is counted before its final result names the
+        # server: under the same name, not the status line's "auto: llamacpp".
+        fake.tokens, fake.delay = ["y = x\n", "z = y\n", "w = z"], 0.05
+        ed.type("<Esc>")
+        ed.type("o")
+        ed.wait(lambda: ed.lua("local s = require('llama_coder.suggestion').shown "
+                               "return s and s.partial or false"), message="a first line")
+        ed.wait_suggestion()
+        session = ed.lua("return require('llama_coder').stats().session")
+        assert list(session) == ["llamacpp /models/qwen2.5-coder-1.5b-q8_0.gguf"], session
         ed.type("<Esc>")
         ed.nvim.command("checkhealth llama_coder")
         text = "\n".join(ed.lines())
