@@ -220,7 +220,7 @@ function M.text()
 end
 
 --- Send a completion request for ``place``; the previous one is cancelled.
----@param message table the request (lines, window, file), without its id
+---@param message table the request (lines, window, file, its place), without its id
 ---@param place LlamaCoderPlace
 ---@param key_at integer vim.uv.now() of the key (or trigger) it answers
 function M.ask(message, place, key_at)
@@ -228,7 +228,6 @@ function M.ask(message, place, key_at)
   speculating = false -- the engine keeps a prefetch for this very place, cancels others
   M.request_id = M.request_id + 1
   message.id = M.request_id
-  message.buf, message.tick, message.row, message.col = place.buf, place.tick, place.row, place.col
   M.pending = { id = M.request_id, place = place, key_at = key_at }
   M.asked_at = vim.uv.now()
   engine.send('llama_coder_complete', message)

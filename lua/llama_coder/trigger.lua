@@ -199,6 +199,10 @@ local function request_for(buf, place, manual)
     filetype = ft,
     expandtab = vim.bo[buf].expandtab,
     tabstop = vim.bo[buf].tabstop,
+    buf = place.buf,
+    tick = place.tick,
+    row = place.row,
+    col = place.col,
   }
 end
 
@@ -255,8 +259,7 @@ function M.warm_soon()
       local place = suggestion.here()
       local request = request_for(buf, place, true)
       if request and engine.ensure() then
-        request.id, request.buf, request.tick = 0, buf, place.tick
-        request.row, request.col = place.row, place.col
+        request.id = 0
         require('llama_coder.context').flush()
         engine.send('llama_coder_warm', request)
       end
