@@ -10,8 +10,8 @@ from llama_coder.core.completion import NEWLINE, plan
 from llama_coder.core.config import parse_config
 from llama_coder.core.fim import BUILTIN_TEMPLATES
 from llama_coder.core.languages import detect_language
-from llama_coder.core.lexer import Syntax
-from llama_coder.core.place import one_line, only_closers
+from llama_coder.core.lexer import Syntax, lexer_after
+from llama_coder.core.place import in_doc_text, one_line, only_closers
 from llama_coder.core.prompt import Snapshot
 
 QWEN = BUILTIN_TEMPLATES["qwen"]
@@ -82,6 +82,79 @@ def test_the_option_overrides_the_place() -> None:
     assert plan_at(["x = f(a) + 1"], 0, 4, "always") == (False, QWEN.stop)
     assert plan_at(["def f(x):", "    "], 1, 4, "never")[0]
     assert plan_at(["def f(x):", "    "], 1, 4, "never")[1][0] == NEWLINE
+
+
+# --- doc comments and docstrings: one line of text ----------------------------------------
+
+MODULE_DOC = ['"""Decides what to keep.', "", "More prose", "    "]
+FUNCTION_DOC = ["def f(x):", '    """', "    Doubles x.", "    "]
+
+
+def doc_plan(lines: list[str], row: int, col: int, multiline: str = "auto",
+             filetype: str = "python") -> tuple[bool, bool, tuple[str, ...]]:
+    config = parse_config({"multiline": multiline}).config
+    ext = {"python": "py", "lua": "lua", "javascript": "js"}[filetype]
+    p = plan(Snapshot(lines, 0, row, col, f"a.{ext}", filetype), config, QWEN)
+    return p.one_line, p.doc_text, p.request.stop
+
+
+def test_an_empty_line_in_a_docstring_is_one_line_stopped_at_the_newline() -> None:
+    for lines in (MODULE_DOC, FUNCTION_DOC):
+        single, doc, stop = doc_plan(lines, 3, 4)
+        assert single and doc, lines
+        assert stop[0] == NEWLINE
+
+
+def test_the_end_of_a_docstring_line_is_one_line_that_may_be_the_next_one() -> None:
+    single, doc, stop = doc_plan(MODULE_DOC, 2, 11)
+    assert single and doc
+    assert NEWLINE not in stop  # the model may go on to the next line first
+    p = plan(Snapshot(MODULE_DOC, 0, 2, 11, "a.py", "python"), AUTO, QWEN)
+    stopper = p.stopper()
+    stopper.feed("\n\nThe next line of prose.\nAnd one more.\n")
+    assert stopper.finish() == "\n\nThe next line of prose."
+    stopper = p.stopper()
+    stopper.feed(" goes on here.\nAnd the next.\n")
+    assert stopper.finish() == " goes on here."
+
+
+def test_a_block_comment_is_doc_text() -> None:
+    lines = ["/**", " * Adds two numbers.", " * ", " */", "function add(a, b) {}"]
+    single, doc, stop = doc_plan(lines, 2, 3, filetype="javascript")
+    assert single and doc and NEWLINE not in stop  # " * " is text on the line
+    assert doc_plan(["--[[ A note", "  "], 1, 2, filetype="lua")[1]
+
+
+def test_code_after_a_docstring_is_code_again() -> None:
+    lines = ["def f(x):", '    """Doubles x."""', "    "]
+    single, doc, stop = doc_plan(lines, 2, 4)
+    assert not single and not doc and NEWLINE not in stop
+
+
+def test_a_string_given_as_a_value_is_not_doc_text() -> None:
+    lines = ['query = """', "SELECT a", ""]
+    assert doc_plan(lines, 2, 0)[:2] == (False, False)
+
+
+def test_the_option_overrides_doc_text() -> None:
+    assert doc_plan(MODULE_DOC, 3, 4, "always")[:2] == (False, False)
+    assert doc_plan(MODULE_DOC, 3, 4, "never")[:2] == (True, False)
+
+
+def lexed(text: str) -> bool:
+    return in_doc_text(lexer_after(PY, text), text)
+
+
+def test_closing_quotes_taken_for_opening_ones_are_not_doc_text() -> None:
+    """Where the lexer's window starts inside a docstring, its closing quotes look
+    like opening ones: they follow text, on their line or the line before."""
+    assert not lexed('    that ends here."""\n    x = 1\n    ')
+    assert not lexed('    the last line of prose\n    """\n    x = 1\n    ')
+    assert not lexed('    """\n    x = 1\n    ')  # the window's first line: unknown
+    assert lexed('def f():\n    """\n    Prose.\n    ')
+    assert lexed('x = 1\n\nclass A:\n    r"""Summary.\n    ')
+    assert not lexed('x = 1\n')
+    assert not lexed('x = f("""\n  ')
 
 
 def test_a_bad_value_falls_back_to_auto() -> None:

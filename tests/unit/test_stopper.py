@@ -8,7 +8,9 @@ from llama_coder.core.lexer import Lexer, Syntax
 from llama_coder.core.stopper import (
     LOOP_CHARS,
     LOOP_UNIT,
+    REPEAT_CHARS,
     LineLoop,
+    RepeatedLines,
     Stopper,
     open_brackets_on_line,
 )
@@ -267,3 +269,104 @@ def test_line_loop_finds_what_the_definition_says(parts: list[tuple[str, int]]) 
         if found:
             assert line[:end].endswith(found[1])
             break
+
+
+def test_lines_from_text_count_the_line_a_suggestion_goes_on_to_as_its_first() -> None:
+    def first_text_line(chunks: list[str]) -> str:
+        return feed_all(Stopper(1, (), Lexer(PY), lines_from_text=True), chunks)
+
+    assert first_text_line(["\n\n  next line\nmore\n"]) == "\n\n  next line"
+    assert first_text_line(["rest of this line\nnext\n"]) == "rest of this line"
+    assert first_text_line(list("\n \n\tx\ny")) == "\n\n\tx"
+    # Brackets still hold the line open, as for any max_lines.
+    assert first_text_line(["f(a,\n  b)\nnext\n"]) == "f(a,\n  b)"
+    assert feed_all(Stopper(1, (), Lexer(PY)), ["\n\nnext\n"]) == ""
+
+
+# --- lines said twice in a row ------------------------------------------------------------
+
+def test_two_lines_said_again_end_the_suggestion_before_the_repeat() -> None:
+    # What SmolLM2-135M streamed at the end of a docstring session.
+    text = ("i``, it is not possible to change it.\n"
+            "* The ``print`` function is not a function, it is a method\n"
+            "not a function of the class.\n"
+            "* The ``print`` function is not a function, it is a method\n"
+            "not a function of the class.\n"
+            "* The ``print`` function is not a function, it is a method\n")
+    out, stopper = run([text])
+    assert out == ("i``, it is not possible to change it.\n"
+                   "* The ``print`` function is not a function, it is a method\n"
+                   "not a function of the class.")
+    assert stopper.reason == "2 line(s) repeated"
+
+
+def test_one_line_said_again_ends_the_suggestion() -> None:
+    out, stopper = run(["total = compute(a, b)\ntotal = compute(a, b)\nmore()\n"])
+    assert out == "total = compute(a, b)"
+    assert stopper.done
+
+
+def test_a_dataclass_said_again_ends_the_suggestion() -> None:
+    group = "@dataclass(frozen=True)\nclass Request:\n    server: str\n    model: str\n"
+    out, stopper = run(["\n" + group * 3])
+    assert out == "\n" + group.rstrip("\n")
+    assert stopper.reason == "4 line(s) repeated"
+
+
+def test_a_group_just_short_of_the_limits_is_kept() -> None:
+    line = "x" * (REPEAT_CHARS - 1)
+    out, stopper = run([f"{line}\n{line}\n"])
+    assert out == f"{line}\n{line}\n" and not stopper.done
+    out, stopper = run([f"{line}x\n{line}x\n"])
+    assert out == f"{line}x" and stopper.done
+
+
+def test_short_blank_or_apart_repeats_are_real_code() -> None:
+    # Short lines, blank lines and a line that comes again later are kept.
+    text = "end\nend\nx += 1\nx += 1\n\n\nresult = compute(a)\nother()\nresult = compute(a)\n"
+    out, stopper = run([text], syntax=None)
+    assert out == text
+    assert not stopper.done
+
+
+def test_the_first_line_is_compared_with_the_text_before_the_cursor() -> None:
+    stopper = Stopper(16, (), Lexer(PY), first_line_start="    ")
+    assert feed_all(stopper, ["value = compute(x)\n    value = compute(x)\n"]) == \
+        "value = compute(x)"
+    stopper = Stopper(16, (), Lexer(PY), first_line_start="x = ")
+    text = "compute(x)\ncompute(x)\n"
+    assert feed_all(stopper, [text]) == text  # "x = compute(x)" is not "compute(x)"
+
+
+def test_lines_that_may_begin_a_repeat_are_not_settled() -> None:
+    stopper = Stopper(16, (), Lexer(PY))
+    stopper.feed("first = line(1)\nsecond = line(2)\nfirst = line(1)\n")
+    assert stopper.settled == "first = line(1)\nsecond = line(2)\n"
+    stopper.feed("third = line(3)\n")
+    assert stopper.settled == stopper.text  # it was no repeat
+
+
+@st.composite
+def looping_lines(draw: st.DrawFn) -> list[str]:
+    pool = ["a = compute(x)", "b = compute(y)", "}", "", "    nested = call(z)", "c"]
+    return draw(st.lists(st.sampled_from(pool), max_size=12))
+
+
+@settings(max_examples=500, deadline=None)
+@given(looping_lines(), st.integers(1, 5))
+def test_settled_lines_are_never_taken_back(lines: list[str], chunk: int) -> None:
+    """Whatever comes next, the lines of ``settled`` begin the final suggestion, and
+    no group of lines is said twice in a row in it."""
+    text = "\n".join(lines) + "\n"
+    stopper = Stopper(32, (), Lexer(PY))
+    settled: list[str] = []
+    for i in range(0, len(text), chunk):
+        if stopper.feed(text[i:i + chunk]):
+            break
+        settled.append(stopper.settled)
+    final = stopper.finish()
+    for shown in settled:
+        assert (final + "\n").startswith(shown), (shown, final)
+    out = final.split("\n")
+    watcher = RepeatedLines()
+    assert not any(watcher.add(line) for line in out)

@@ -199,6 +199,7 @@ class Completer:
         if run.failed:  # the rest of a block failed: its lines on screen are the suggestion
             return Completion(run.shown or None, stats=stats, first_chunk_ms=first_chunk_ms,
                               elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
+        LOGGER.debug("stopped: %s", stopper.reason or "the stream ended")
         text = the_plan.finish(stopper.finish(), expandtab, tabstop)
         if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
@@ -271,7 +272,7 @@ class Completer:
                 if on_text is not None:
                     on_text(stopper.text)
                 if on_lines is not None and not done and "\n" in chunk:
-                    early = the_plan.early(stopper.text, expandtab, tabstop)
+                    early = the_plan.early(stopper.settled, expandtab, tabstop)
                     if early and len(early) > len(run.shown) and early.startswith(run.shown):
                         run.shown = early
                         on_lines(early)

@@ -15,7 +15,7 @@ from llama_coder.core.config import Config
 from llama_coder.core.context_ring import as_comments
 from llama_coder.core.fim import FimTemplate
 from llama_coder.core.lexer import Lexer, LexerMemo, Syntax, lexer_after
-from llama_coder.core.place import one_line
+from llama_coder.core.place import in_doc_text, one_line
 from llama_coder.core.postprocess import (
     Indentation,
     possible_repeat_start,
@@ -92,19 +92,24 @@ class Plan:
     min_indent: int  # the cursor line's indentation: the suggestion stays in its block
     _lexer: Lexer
     _closable: str
-    # One line (mid-line, see core/place.py): the newline is a stop string, the first
-    # one, so servers that take only a few stop strings get it too.
+    # One line (see core/place.py). Mid-line or on an empty line, the newline is a
+    # stop string, the first one, so servers that take only a few stop strings get it
+    # too; after text in a doc comment or docstring (``doc_text``) the stopper ends the
+    # suggestion at the end of the line it goes on to.
     one_line: bool = False
+    doc_text: bool = False
 
     def stopper(self) -> Stopper:
         """A fresh stopper for this request's stream."""
         return Stopper(
-            self.max_lines,
+            1 if self.doc_text else self.max_lines,
             stop=self.request.stop,
             lexer=self._lexer.copy(),
             closable=self._closable,
             min_indent=self.min_indent,
             tab_width=self.indentation.tab_width,
+            lines_from_text=self.doc_text,
+            first_line_start=self.prompt.line_before,
         )
 
     def finish(self, text: str, expandtab: bool = True, tabstop: int = 8) -> str | None:
@@ -169,7 +174,9 @@ def plan(
         context = context[newline + 1 :]  # start the lexer at a line start
     lexer = lexers.after(syntax, context) if lexers is not None else lexer_after(syntax, context)
     closable = open_brackets_on_line(lexer, prompt.line_before, prompt.line_after)
-    single = one_line(config.multiline, prompt.line_before, prompt.line_after, syntax)
+    doc_text = config.multiline == "auto" and in_doc_text(lexer, context + prompt.line_before)
+    single = one_line(config.multiline, prompt.line_before, prompt.line_after, syntax,
+                      doc_text)
     request = Request(
         prefix=prompt.prefix,
         suffix=prompt.suffix,
@@ -188,4 +195,5 @@ def plan(
     )
     full_line = prompt.line_before + prompt.line_after
     indent = len(full_line) - len(full_line.lstrip(" \t"))
-    return Plan(prompt, request, syntax, config.max_lines, indent, lexer, closable, single)
+    return Plan(prompt, request, syntax, config.max_lines, indent, lexer, closable,
+                single or doc_text, doc_text)

@@ -65,6 +65,14 @@ class Lexer:
         # earlier characters, which were reported as code (the "(" of OCaml's "(*").
         self.retract = ""
 
+    def in_long_text(self) -> int | None:
+        """Inside a block comment or a triple-quoted string: how many characters ago
+        its opener ended (what was read since). None anywhere else."""
+        if self.mode is Mode.BLOCK_COMMENT or (self.mode is Mode.STRING
+                                                and len(self._delim) == 3):
+            return self._string_len
+        return None
+
     def copy(self) -> Lexer:
         """An independent lexer in the same state (for looking ahead without moving)."""
         return copy.copy(self)
