@@ -432,14 +432,20 @@ def _warmups_in_log(text: str) -> tuple[int, int]:
     return count, tokens
 
 
-def wasted_real(keys: int = 600, rounds: int = 3) -> dict[str, Any]:
+def wasted_real(keys: int = 600, rounds: int = 3, code: bool = False) -> dict[str, Any]:
     """Figure 4 against llama-server + SmolLM2: a typing session at 30-80 ms per key
     with pauses at line ends, plugin defaults (warm start included: the opened file is
     warmed). The server's own counters (--metrics) give the tokens it evaluated and
     generated, cancelled requests and warm-ups included; its log counts the requests
     it started (warm-ups too) and the ones cancelled. ``rounds`` sessions (a new server
-    and Neovim each) give the run-to-run spread; the figures are their medians."""
+    and Neovim each) give the run-to-run spread; the figures are their medians.
+
+    The session types the start of ``core/stopper.py``, which is its module docstring:
+    prose, where a suggestion is one line. ``code``: the code after the docstring
+    instead, where pauses at line ends ask for blocks."""
     source = (ROOT / "rplugin/python3/llama_coder/core/stopper.py").read_text()
+    if code:
+        source = source.split('\n"""\n', 1)[1]
     script = _session_keys(source, keys, seed=11)
     per = 100 / len(script)
     sessions: list[dict[str, float]] = []

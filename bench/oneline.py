@@ -1,7 +1,8 @@
 """Figure 12: one line or a block (``multiline``), with llama-server + SmolLM2.
 
 The same places in real code, visited by two Neovims at once, one with
-``multiline = 'auto'`` (one line in the middle of a line) and one with 'always'
+``multiline = 'auto'`` (one line in the middle of a line; the places are all in
+code, not in doc text) and one with 'always'
 (several lines everywhere, what the plugin did before). Two kinds of place:
 
 * mid-line: an identifier in the middle of a line is cut out, with code after it;

@@ -141,20 +141,42 @@ def test_the_option_overrides_doc_text() -> None:
     assert doc_plan(MODULE_DOC, 3, 4, "never")[:2] == (True, False)
 
 
-def lexed(text: str) -> bool:
-    return in_doc_text(lexer_after(PY, text), text)
+def lexed(text: str, file_start: bool = False, syntax: Syntax = PY) -> bool:
+    return in_doc_text(lexer_after(syntax, text), text, file_start)
 
 
 def test_closing_quotes_taken_for_opening_ones_are_not_doc_text() -> None:
-    """Where the lexer's window starts inside a docstring, its closing quotes look
-    like opening ones: they follow text, on their line or the line before."""
+    """Where the lexer's window starts inside a string, its closing quotes look like
+    opening ones: they follow a line of text, not a line that ends with ":"."""
     assert not lexed('    that ends here."""\n    x = 1\n    ')
     assert not lexed('    the last line of prose\n    """\n    x = 1\n    ')
+    assert not lexed('        More help.\n        """)\n    x = 1\n    ')
+    assert not lexed('    text\n    """.strip()\nx = 1\n', file_start=True)
     assert not lexed('    """\n    x = 1\n    ')  # the window's first line: unknown
     assert lexed('def f():\n    """\n    Prose.\n    ')
     assert lexed('x = 1\n\nclass A:\n    r"""Summary.\n    ')
     assert not lexed('x = 1\n')
+
+
+def test_strings_given_as_values_are_not_doc_text() -> None:
     assert not lexed('x = f("""\n  ')
+    assert not lexed('cur.execute(\n    """SELECT a, b\n    FROM t\n    ')
+    assert not lexed('PARTS = [\n    """first part\n    ')
+
+
+def test_a_module_docstring_is_doc_text_only_at_the_file_start() -> None:
+    assert lexed('"""\nA module.\n\n', file_start=True)
+    assert lexed('#!/usr/bin/env python\n# Path: a.py\n"""A module.\n', file_start=True)
+    assert not lexed('"""\nA module.\n\n')  # a window that may start anywhere
+    assert not lexed('import os\n"""\nA string.\n', file_start=True)
+
+
+def test_a_block_comment_counts_where_it_begins_its_line() -> None:
+    js = Syntax.of(detect_language("javascript", "a.js"))
+    assert lexed("/**\n * Adds.\n * ", syntax=js)
+    assert lexed("  /* note\n", syntax=js)
+    # A "/*" inside a regular expression is read as a comment opener: not doc text.
+    assert not lexed("p = p.replace(/\\/*$/, '');\nx = 1;\n", syntax=js)
 
 
 def test_a_bad_value_falls_back_to_auto() -> None:

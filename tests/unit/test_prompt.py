@@ -84,3 +84,16 @@ def test_byte_columns_become_character_columns() -> None:
     assert byte_col_to_char(line, 2) == 1
     assert byte_col_to_char(line, 6) == 2
     assert byte_col_to_char(line, 4) == 1  # inside the emoji: rounds down
+
+
+def test_from_file_start_says_whether_every_line_before_the_cursor_is_in_the_prefix() -> None:
+    assert build_prompt(Snapshot(lines(5), 0, 4, 0, "a.py", "python"), CFG).from_file_start
+    # The window starts later in a long buffer, or the snapshot does.
+    assert not build_prompt(Snapshot(lines(40), 0, 30, 0, "a.py", "python"),
+                            CFG).from_file_start
+    assert not build_prompt(Snapshot(lines(5), 10, 12, 0, "a.py", "python"),
+                            CFG).from_file_start
+    # The character budget left out the first lines.
+    tight = parse_config({"context": {"prefix_lines": 8, "prefix_chars": 12}}).config
+    assert not build_prompt(Snapshot(lines(5), 0, 4, 0, "a.py", "python"),
+                            tight).from_file_start

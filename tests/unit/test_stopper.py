@@ -271,16 +271,30 @@ def test_line_loop_finds_what_the_definition_says(parts: list[tuple[str, int]]) 
             break
 
 
-def test_lines_from_text_count_the_line_a_suggestion_goes_on_to_as_its_first() -> None:
+def in_docstring() -> Lexer:
+    lexer = Lexer(PY)
+    lexer.feed_text('def f():\n    """')
+    return lexer
+
+
+def test_doc_text_is_one_line_of_text_the_line_a_suggestion_goes_on_to_counts() -> None:
     def first_text_line(chunks: list[str]) -> str:
-        return feed_all(Stopper(1, (), Lexer(PY), lines_from_text=True), chunks)
+        return feed_all(Stopper(16, (), in_docstring(), doc_text=True), chunks)
 
     assert first_text_line(["\n\n  next line\nmore\n"]) == "\n\n  next line"
     assert first_text_line(["rest of this line\nnext\n"]) == "rest of this line"
     assert first_text_line(list("\n \n\tx\ny")) == "\n\n\tx"
-    # Brackets still hold the line open, as for any max_lines.
-    assert first_text_line(["f(a,\n  b)\nnext\n"]) == "f(a,\n  b)"
+    # Brackets are prose in doc text.
+    assert first_text_line(["f(a,\n  b)\nnext\n"]) == "f(a,"
     assert feed_all(Stopper(1, (), Lexer(PY)), ["\n\nnext\n"]) == ""
+
+
+def test_once_the_doc_text_closes_a_block_may_follow() -> None:
+    body = 'Doubles x."""\n    y = 2 * x\n    return y\n'
+    stopper = Stopper(16, (), in_docstring(), min_indent=4, doc_text=True)
+    assert feed_all(stopper, [body]) == body
+    chars = Stopper(16, (), in_docstring(), min_indent=4, doc_text=True)
+    assert feed_all(chars, list(body)) == body
 
 
 # --- lines said twice in a row ------------------------------------------------------------
@@ -319,6 +333,20 @@ def test_a_group_just_short_of_the_limits_is_kept() -> None:
     assert out == f"{line}\n{line}\n" and not stopper.done
     out, stopper = run([f"{line}x\n{line}x\n"])
     assert out == f"{line}x" and stopper.done
+
+
+def test_a_repeat_in_the_last_line_of_a_stream_ends_it_too() -> None:
+    stopper = Stopper(16, (), Lexer(PY))
+    stopper.feed("total = compute(a, b)\ntotal = compute(a, b)")
+    assert not stopper.done
+    assert stopper.finish() == "total = compute(a, b)"
+    assert stopper.finish() == "total = compute(a, b)"  # again: the same
+
+
+def test_short_repeated_lines_show_at_once() -> None:
+    stopper = Stopper(16, (), Lexer(PY))
+    stopper.feed("if a:\n    f()\nend\nelse:\n    g()\nend\n")
+    assert stopper.settled == stopper.text
 
 
 def test_short_blank_or_apart_repeats_are_real_code() -> None:

@@ -95,20 +95,20 @@ class Plan:
     # One line (see core/place.py). Mid-line or on an empty line, the newline is a
     # stop string, the first one, so servers that take only a few stop strings get it
     # too; after text in a doc comment or docstring (``doc_text``) the stopper ends the
-    # suggestion at the end of the line it goes on to.
+    # suggestion at the end of the line it goes on to, unless the doc text closes.
     one_line: bool = False
     doc_text: bool = False
 
     def stopper(self) -> Stopper:
         """A fresh stopper for this request's stream."""
         return Stopper(
-            1 if self.doc_text else self.max_lines,
+            self.max_lines,
             stop=self.request.stop,
             lexer=self._lexer.copy(),
             closable=self._closable,
             min_indent=self.min_indent,
             tab_width=self.indentation.tab_width,
-            lines_from_text=self.doc_text,
+            doc_text=self.doc_text,
             first_line_start=self.prompt.line_before,
         )
 
@@ -174,7 +174,9 @@ def plan(
         context = context[newline + 1 :]  # start the lexer at a line start
     lexer = lexers.after(syntax, context) if lexers is not None else lexer_after(syntax, context)
     closable = open_brackets_on_line(lexer, prompt.line_before, prompt.line_after)
-    doc_text = config.multiline == "auto" and in_doc_text(lexer, context + prompt.line_before)
+    doc_text = config.multiline == "auto" and in_doc_text(
+        lexer, context + prompt.line_before,
+        file_start=prompt.from_file_start and len(before_line) <= LEXER_LOOKBACK)
     single = one_line(config.multiline, prompt.line_before, prompt.line_after, syntax,
                       doc_text)
     request = Request(

@@ -111,9 +111,10 @@ SCHEMA: tuple[Option, ...] = (
     Option("multiline", "choice", "auto", "How many lines a suggestion may have. auto: one "
            "line in the middle of a line (code after the cursor that is not only closers "
            "such as `)`, quotes, `;` or `end`), where the server is told to stop at the "
-           "newline, and one line of text in a doc comment or docstring (a block comment, "
-           "or a triple-quoted string standing as a statement), the line the cursor is on "
-           "or, at its end, the next; elsewhere several, up to the end of the block. "
+           "newline, and one line of text in a doc comment or docstring (a block comment "
+           "that begins its line, or triple quotes that begin theirs after a line ending "
+           "in `:` or first in the file): the rest of the cursor's line, or the next line "
+           "when the model starts one; elsewhere several, up to the end of the block. "
            "always: several everywhere. never: one line everywhere.",
            choices=MULTILINE_CHOICES),
     Option("max_tokens", "integer", 256, "Most tokens the server may generate per "

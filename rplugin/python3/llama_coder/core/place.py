@@ -51,37 +51,42 @@ def only_closers(line_after: str, syntax: Syntax, line_before: str = "") -> bool
     return True
 
 
-def in_doc_text(lexer: Lexer, read: str) -> bool:
+def in_doc_text(lexer: Lexer, read: str, file_start: bool = False) -> bool:
     """Whether the cursor, where ``lexer`` stands after reading ``read`` (the text
     before the cursor it was given), is in a doc comment or a docstring.
 
-    A block comment counts. A triple-quoted string counts when its opening quotes
-    begin their line and either have text after them (``\"\"\"Summary``) or follow a
-    line that ends with ``:`` (``def f():``). The lexer reads a window of text, and
-    where that window starts inside a docstring it takes the closing quotes for
-    opening ones; closing quotes follow text, on their line or the one before, so
-    they fail this test and the place counts as code, as it did before this rule. (On
-    the Python standard library and site-packages, 0.07 % of places in code pass it
-    and about half of the places in docstrings do.) Strings given as values
-    (``sql = \"\"\"``) are not prose."""
+    The opener must begin its line: a block comment's (``/**``, ``--[[``), or a
+    triple-quoted string's after at most a string prefix (``r\"\"\"``); and a string
+    is a docstring only after a line that ends with ``:`` (``def f():``), or first in
+    the file (``file_start``: ``read`` begins at the file's first line), after nothing
+    but comments. Strings given as values (``sql = \"\"\"``, ``f(\n    \"\"\"``) are
+    not prose. The lexer reads a window of text, and where that window starts inside
+    a string it takes the closing quotes for opening ones; closing quotes follow a
+    line of text, so they fail this test and the place counts as code, as it did
+    before this rule. (On the Python standard library and site-packages, 0.07 % of
+    places in code pass it and about half of the places in docstrings do.)"""
     since = lexer.in_long_text()
     if since is None:
         return False
-    if lexer.mode is not Mode.STRING:
-        return True
-    opener = len(read) - since - 3
+    syntax = lexer.syntax
+    string = lexer.mode is Mode.STRING
+    opener_len = 3 if string or syntax.block_comment is None else len(syntax.block_comment[0])
+    opener = len(read) - since - opener_len
     if opener < 0:
         return False
     start = read.rfind("\n", 0, opener) + 1
-    if not _DOCSTRING_LEAD.fullmatch(read, start, opener):
+    lead = read[start:opener]
+    if not string:
+        return not lead.strip()
+    if not _DOCSTRING_LEAD.fullmatch(lead):
         return False
-    end = read.find("\n", opener)
-    if read[opener + 3 : len(read) if end < 0 else end].strip():
+    earlier = [line.strip() for line in read[:start].split("\n")]
+    earlier = [line for line in earlier if line]
+    if earlier and earlier[-1].endswith(":"):
         return True
-    if start == 0:
-        return False  # the window's first line: what came before it is unknown
-    previous = read[read.rfind("\n", 0, start - 1) + 1 : start - 1].rstrip()
-    return previous.endswith(":")
+    comment = syntax.line_comment
+    return file_start and all(comment is not None and line.startswith(comment)
+                              for line in earlier)
 
 
 def one_line(multiline: str, line_before: str, line_after: str, syntax: Syntax,

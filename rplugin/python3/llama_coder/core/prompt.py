@@ -42,6 +42,7 @@ class Prompt:
     line_after: str  # the cursor line after the cursor
     language: Language | None
     notebook: bool = False
+    from_file_start: bool = False  # the prefix holds every line before the cursor
 
 
 def window_step(ctx: ContextConfig) -> int:
@@ -128,15 +129,18 @@ def build_prompt(snapshot: Snapshot, config: Config) -> Prompt:
         longest = ctx.prefix_lines + window_step(ctx)
         before = view.before[max(0, len(view.before) - longest) :]
         after = view.after
+        from_start = False
     else:
         # The anchored window start, in this snapshot's coordinates.
         start, _ = window(snapshot.row, snapshot.first_line + len(lines), ctx)
         before = list(lines[max(0, start - snapshot.first_line) : local_row])
         after = list(lines[local_row + 1 :])
+        from_start = start <= 0 and snapshot.first_line == 0
     after = after[: ctx.suffix_lines]
 
-    before, line_before_kept = _fit_prefix(before, line_before, ctx.prefix_chars)
-    body = "".join(f"{line}\n" for line in before) + line_before_kept
+    fitted, line_before_kept = _fit_prefix(before, line_before, ctx.prefix_chars)
+    from_start = from_start and len(fitted) == len(before) and line_before_kept == line_before
+    body = "".join(f"{line}\n" for line in fitted) + line_before_kept
     prefix = file_header(language, snapshot.path) + body
     suffix = _fit_suffix(line_after, after, ctx.suffix_chars)
-    return Prompt(prefix, suffix, line_before, line_after, language, notebook)
+    return Prompt(prefix, suffix, line_before, line_after, language, notebook, from_start)

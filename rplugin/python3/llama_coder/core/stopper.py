@@ -88,8 +88,9 @@ class RepeatedLines:
         most = 0
         for k in range(2, REPEAT_GROUP + 1):
             for m in range(min(k - 1, n - k), most, -1):
-                if lines[n - m:] == lines[n - m - k:n - k] \
-                        and all(x.strip() for x in lines[n - m:]):
+                first = lines[n - m - k:n - m]  # the group's first saying, all known
+                if lines[n - m:] == first[:m] and all(x.strip() for x in first) \
+                        and sum(len(x.strip()) for x in first) >= REPEAT_CHARS:
                     most = m
                     break
         return most
@@ -212,13 +213,15 @@ class Stopper:
         closable: str = "",
         min_indent: int = 0,
         tab_width: int = 1,
-        lines_from_text: bool = False,
+        doc_text: bool = False,
         first_line_start: str = "",
     ) -> None:
         self.max_lines = max(1, max_lines)
-        # Line breaks before the first character that is not whitespace do not count
-        # against max_lines: the line the suggestion goes on to counts as its first.
-        self._lines_from_text = lines_from_text
+        # In doc text (see core/place.py) the suggestion is one line of text: line
+        # breaks before its first character that is not whitespace do not count, so
+        # the line it goes on to is that line. Once the doc text closes (the lexer is
+        # back in code), the suggestion may run on as a block.
+        self._doc_text = doc_text and lexer is not None
         self._text_seen = False
         self.stop = tuple(s for s in stop if s)
         self._brackets = BracketStack(lexer)
@@ -266,6 +269,11 @@ class Stopper:
                 if self.done:
                     break
                 self._commit(ch)
+        if not self.done:  # the stream ended: its last line is complete too
+            last = "".join(self._kept[self._line_start:])
+            self._line_start = len(self._kept)  # taken once, however often finish() runs
+            if last.strip():
+                self._drop_repeat(last)
         text = "".join(self._kept)
         stripped = True
         while stripped:
@@ -309,19 +317,25 @@ class Stopper:
         self.reason = reason
         self._pending = ""
 
+    def _drop_repeat(self, line: str) -> bool:
+        """Take the complete ``line``; once it ends a group said twice, drop the second
+        saying and stop."""
+        repeat = self._lines.add(line)
+        if repeat:
+            end = len(self._kept)
+            for _ in range(repeat):
+                end = _newline_before(self._kept, end)
+            del self._kept[max(end, 0):]
+            self._stop(f"{repeat} line(s) repeated")
+        return bool(repeat)
+
     def _commit(self, ch: str) -> None:
-        if ch == "\n":
-            repeat = self._lines.add("".join(self._kept[self._line_start:]))
-            if repeat:
-                end = len(self._kept)
-                for _ in range(repeat):
-                    end = _newline_before(self._kept, end)
-                del self._kept[max(end, 0):]
-                self._stop(f"{repeat} line(s) repeated")
-                return
-        counts = self._text_seen or not self._lines_from_text
+        if ch == "\n" and self._drop_repeat("".join(self._kept[self._line_start:])):
+            return
+        counts = self._text_seen or not self._doc_text
+        limit = 1 if self._doc_text else self.max_lines
         if ch == "\n" and counts and not self._brackets.stack \
-                and self._newlines + 1 >= self.max_lines:
+                and self._newlines + 1 >= limit:
             self._stop("max_lines")
             return
         if not self._text_seen and not ch.isspace():
@@ -337,6 +351,9 @@ class Stopper:
             else:
                 self._line_indent = 0
         unmatched = self._brackets.feed(ch)
+        lexer = self._brackets.lexer
+        if self._doc_text and lexer is not None and lexer.in_long_text() is None:
+            self._doc_text = False  # the doc text closed: code follows
         if unmatched == "mismatch":
             self._stop(f"mismatched {ch!r}")
             return
