@@ -171,6 +171,14 @@ def test_a_module_docstring_is_doc_text_only_at_the_file_start() -> None:
     assert not lexed('import os\n"""\nA string.\n', file_start=True)
 
 
+def test_the_file_start_counts_only_where_the_lexer_read_from_it() -> None:
+    # A long licence header: the lexer's window starts after the file's first line.
+    header = [f"# Licence line {i}: " + "x" * 60 for i in range(40)]
+    lines = [*header, '"""', "A module.", ""]
+    assert not doc_plan(lines, len(lines) - 1, 0)[1]
+    assert doc_plan([*header[:5], '"""', "A module.", ""], 7, 0)[1]
+
+
 def test_a_block_comment_counts_where_it_begins_its_line() -> None:
     js = Syntax.of(detect_language("javascript", "a.js"))
     assert lexed("/**\n * Adds.\n * ", syntax=js)

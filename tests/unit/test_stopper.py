@@ -343,6 +343,32 @@ def test_a_repeat_in_the_last_line_of_a_stream_ends_it_too() -> None:
     assert stopper.finish() == "total = compute(a, b)"  # again: the same
 
 
+def test_a_repeat_in_a_last_line_ended_by_a_stop_ends_it_too() -> None:
+    line = "total = compute(a, b)"
+    for ending in ("<|endoftext|>", ""):
+        out, stopper = run([f"{line}\n{line}{ending}"], stop=QWEN_STOP)
+        assert out == line, ending
+        assert stopper.reason == "1 line(s) repeated"
+    out, _ = run([f"{line}\n{line}</s>"])  # an end marker that is no stop string
+    assert out == line
+
+
+def test_finish_takes_the_last_line_once() -> None:
+    stopper = Stopper(16, (), Lexer(PY))
+    stopper.feed("alpha beta gamma delta\nzeta eta theta iota kappa")
+    first = stopper.finish()
+    assert stopper.finish() == first == "alpha beta gamma delta\nzeta eta theta iota kappa"
+    # After max_lines the last line was taken with its newline: not again at the end.
+    stopper = Stopper(2, (), Lexer(PY))
+    stopper.feed("first = line(one)\nsecond = line(two)\nthird\n")
+    assert stopper.finish() == stopper.finish() == "first = line(one)\nsecond = line(two)"
+
+
+def test_trailing_space_before_the_cursor_does_not_hide_a_repeat() -> None:
+    stopper = Stopper(16, (), Lexer(PY), first_line_start="result = compute(a, b) ")
+    assert feed_all(stopper, ["\nresult = compute(a, b)\n"]) == ""
+
+
 def test_short_repeated_lines_show_at_once() -> None:
     stopper = Stopper(16, (), Lexer(PY))
     stopper.feed("if a:\n    f()\nend\nelse:\n    g()\nend\n")
@@ -385,7 +411,7 @@ def looping_lines(draw: st.DrawFn) -> list[str]:
 def test_settled_lines_are_never_taken_back(lines: list[str], chunk: int) -> None:
     """Whatever comes next, the lines of ``settled`` begin the final suggestion, and
     no group of lines is said twice in a row in it."""
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + ("\n" if chunk % 2 else "")
     stopper = Stopper(32, (), Lexer(PY))
     settled: list[str] = []
     for i in range(0, len(text), chunk):

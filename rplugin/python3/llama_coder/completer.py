@@ -199,8 +199,9 @@ class Completer:
         if run.failed:  # the rest of a block failed: its lines on screen are the suggestion
             return Completion(run.shown or None, stats=stats, first_chunk_ms=first_chunk_ms,
                               elapsed_ms=(time.perf_counter() - started) * 1000, chunks=count)
+        raw = stopper.finish()
         LOGGER.debug("stopped: %s", stopper.reason or "the stream ended")
-        text = the_plan.finish(stopper.finish(), expandtab, tabstop)
+        text = the_plan.finish(raw, expandtab, tabstop)
         if text is not None and not variant:
             self.cache.put(source, prompt.prefix, prompt.suffix, text)
             if on_disk is not None and self.disk is not None:

@@ -20,6 +20,9 @@ Llama Coder's block stack, improved:
 * Lines that come again right after themselves end the suggestion before the
   repeat, which is not kept: a group of 1 to ``REPEAT_GROUP`` lines said twice, as a
   small model loops over lines (see :class:`RepeatedLines`).
+* In doc text (``doc_text``, see core/place.py) the suggestion is one line of text,
+  the rest of the cursor's line or the line the model goes on to, until the doc
+  text closes: the code after it follows the rules above.
 
 Every decision depends only on the characters seen, never on how they were split
 into chunks.
@@ -49,7 +52,7 @@ LOOP_CHARS = 100
 
 
 # A group of 1 to REPEAT_GROUP complete lines, none blank and with REPEAT_CHARS
-# characters or more that are not whitespace, that comes again right after itself is a
+# characters or more once each line is stripped, that comes again right after itself is a
 # loop over lines (SmolLM2-135M repeats groups of up to 6 lines: a dataclass with its
 # decorator and fields). In the Python standard library with site-packages and
 # Neovim's runtime, outside tests, such a group lies within the 16 lines after at most
@@ -72,7 +75,7 @@ class RepeatedLines:
         """Take the next complete line. Returns 0, or once the lines end with a group
         said twice, how many lines the second saying has (they are the last ones)."""
         lines = self.lines
-        lines.append((self._start if not lines else "") + line.rstrip())
+        lines.append(((self._start if not lines else "") + line).rstrip())
         n = len(lines)
         for k in range(1, min(REPEAT_GROUP, n // 2) + 1):
             group = lines[n - k:]
@@ -131,6 +134,18 @@ class LineLoop:
                 if not unit.isspace():
                     return matched + n, unit
         return None
+
+
+def _without_end_markers(text: str) -> str:
+    """``text`` without the end-of-text markers a server spelled out at its end."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for marker in END_MARKERS:
+            if text.endswith(marker):
+                text = text[: -len(marker)]
+                stripped = True
+    return text
 
 
 def _newline_before(kept: list[str], end: int) -> int:
@@ -269,19 +284,12 @@ class Stopper:
                 if self.done:
                     break
                 self._commit(ch)
-        if not self.done:  # the stream ended: its last line is complete too
-            last = "".join(self._kept[self._line_start:])
-            self._line_start = len(self._kept)  # taken once, however often finish() runs
-            if last.strip():
-                self._drop_repeat(last)
-        text = "".join(self._kept)
-        stripped = True
-        while stripped:
-            stripped = False
-            for marker in END_MARKERS:
-                if text.endswith(marker):
-                    text = text[: -len(marker)]
-                    stripped = True
+        text = _without_end_markers("".join(self._kept))
+        # The last line, ended by the stream or a stop, is complete too (taken once,
+        # however often finish() runs).
+        last, self._line_start = text[self._line_start:], len(self._kept)
+        if last.strip() and self._drop_repeat(last):
+            text = "".join(self._kept)
         return "\n".join(line.rstrip() for line in text.split("\n"))
 
     def _feed_char(self, ch: str) -> None:
@@ -336,6 +344,7 @@ class Stopper:
         limit = 1 if self._doc_text else self.max_lines
         if ch == "\n" and counts and not self._brackets.stack \
                 and self._newlines + 1 >= limit:
+            self._line_start = len(self._kept)  # that line was taken above
             self._stop("max_lines")
             return
         if not self._text_seen and not ch.isspace():
