@@ -58,7 +58,7 @@ def run(only: set[str], quick: bool) -> dict[str, Any]:
         "wasted": lambda: {**figures.wasted_real(200 if quick else 600, 2 if quick else 3),
                            "code": figures.wasted_real(200 if quick else 600,
                                                        2 if quick else 3, code=True)},
-        "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 12),
+        "prefetch": lambda: figures.prefetch_after_accept(6 if quick else 16),
         "disk": lambda: figures.disk_cache_reopen(4 if quick else 8),
         "hygiene": lambda: hygiene.hygiene(150 if quick else 400),
         "team": lambda: team.team(150 if quick else 300, 2 if quick else 4),

@@ -494,10 +494,15 @@ def wasted_real(keys: int = 600, rounds: int = 3, code: bool = False) -> dict[st
 
 def prefetch_after_accept(accepts: int = 12, think: float = 1.5) -> dict[str, Any]:
     """llama-server + SmolLM2: a suggestion is shown, read for ``think`` seconds and
-    accepted; the time from the accepting key to the next suggestion, prefetch on/off."""
+    accepted; the time from the accepting key to the next suggestion, prefetch on/off.
+    The places are the first halves of lines of code (the module docstring, comments
+    and imports left out), typed at the end of the file; an accept after which no
+    suggestion comes (the model's next line was a repeat, or nothing) is not counted."""
     source = (ROOT / "rplugin/python3/llama_coder/core/prompt.py").read_text()
-    starts = [ln.rstrip()[: max(4, len(ln.rstrip()) // 2)]
-              for ln in source.splitlines() if len(ln.strip()) > 20][:accepts]
+    code = source.split('\n"""\n', 1)[1]
+    starts = [ln.rstrip()[: max(4, len(ln.rstrip()) // 2)] for ln in code.splitlines()
+              if len(ln.strip()) > 20
+              and not ln.lstrip().startswith(("#", '"', "from ", "import "))][:accepts]
     result: dict[str, Any] = {"think_s": think}
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
