@@ -63,6 +63,12 @@ REPEAT_GROUP = 8
 REPEAT_CHARS = 16
 
 
+def _may_repeat(group: list[str]) -> bool:
+    """Whether ``group``, said twice in a row, counts as a loop: none of its lines is
+    blank, and they hold REPEAT_CHARS characters or more once stripped."""
+    return all(x.strip() for x in group) and sum(len(x.strip()) for x in group) >= REPEAT_CHARS
+
+
 class RepeatedLines:
     """The complete lines of a suggestion, watched for a group said twice in a row."""
 
@@ -79,8 +85,7 @@ class RepeatedLines:
         n = len(lines)
         for k in range(1, min(REPEAT_GROUP, n // 2) + 1):
             group = lines[n - k:]
-            if (group == lines[n - 2 * k:n - k] and all(x.strip() for x in group)
-                    and sum(len(x.strip()) for x in group) >= REPEAT_CHARS):
+            if group == lines[n - 2 * k:n - k] and _may_repeat(group):
                 return k
         return 0
 
@@ -92,8 +97,7 @@ class RepeatedLines:
         for k in range(2, REPEAT_GROUP + 1):
             for m in range(min(k - 1, n - k), most, -1):
                 first = lines[n - m - k:n - m]  # the group's first saying, all known
-                if lines[n - m:] == first[:m] and all(x.strip() for x in first) \
-                        and sum(len(x.strip()) for x in first) >= REPEAT_CHARS:
+                if lines[n - m:] == first[:m] and _may_repeat(first):
                     most = m
                     break
         return most
@@ -148,11 +152,14 @@ def _without_end_markers(text: str) -> str:
     return text
 
 
-def _newline_before(kept: list[str], end: int) -> int:
-    """Index of the last line break in ``kept[:end]``; -1 if none."""
-    end -= 1
-    while end >= 0 and kept[end] != "\n":
+def _break_before_last(kept: list[str], lines: int) -> int:
+    """Index of the line break before the last ``lines`` lines of ``kept`` (the open
+    line counts as one); -1 if there is none."""
+    end = len(kept)
+    for _ in range(lines):
         end -= 1
+        while end >= 0 and kept[end] != "\n":
+            end -= 1
     return end
 
 
@@ -263,9 +270,7 @@ class Stopper:
     def settled(self) -> str:
         """What is kept so far but the lines that could still be taken back (the start
         of a repeat, see :class:`RepeatedLines`) and the line still open."""
-        end = len(self._kept)
-        for _ in range(self._lines.unsure() + 1):
-            end = _newline_before(self._kept, end)
+        end = _break_before_last(self._kept, self._lines.unsure() + 1)
         return "".join(self._kept[:end + 1]) if end >= 0 else ""
 
     def feed(self, chunk: str) -> bool:
@@ -330,10 +335,7 @@ class Stopper:
         saying and stop."""
         repeat = self._lines.add(line)
         if repeat:
-            end = len(self._kept)
-            for _ in range(repeat):
-                end = _newline_before(self._kept, end)
-            del self._kept[max(end, 0):]
+            del self._kept[max(_break_before_last(self._kept, repeat), 0):]
             self._stop(f"{repeat} line(s) repeated")
         return bool(repeat)
 
@@ -380,8 +382,5 @@ class Stopper:
         if loop is not None:
             # The line goes whole: what came before the loop on it is rarely a line
             # worth accepting (``x = parse("`` would leave a string open).
-            start = len(self._kept) - 1
-            while start >= 0 and self._kept[start] != "\n":
-                start -= 1
-            del self._kept[max(start, 0):]
+            del self._kept[max(_break_before_last(self._kept, 1), 0):]
             self._stop(f"loop of {loop[1]!r}")
